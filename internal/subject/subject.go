@@ -1,0 +1,47 @@
+// Package subject builds every NATS subject, stream and bucket name the project uses.
+//
+// Names reach a subject only through this file, and only after protocol validation: a room or
+// user id is one whole subject token of [A-Za-z0-9_-], so '.', '*', '>' and white space can
+// never reach a subject (NATS would store "chat.events.*" literally if they did).
+package subject
+
+// Stream and bucket names, as operators see them in `nats stream ls` and `nats kv ls`.
+const (
+	// Stream holds every stored event of every room.
+	Stream = "CHAT_EVENTS"
+	// EventsAll is the stream's subject filter.
+	EventsAll = "chat.events.>"
+	// LiveAll is where the stream republishes each stored event, with its sequence.
+	LiveAll = "chat.live.>"
+
+	// PresenceBucket holds sessions, room memberships and online users.
+	PresenceBucket = "chat_presence"
+	// RoomsBucket holds every room ever created, public and private.
+	RoomsBucket = "chat_rooms"
+	// GatewaysBucket holds one heartbeat key per live gateway.
+	GatewaysBucket = "chat_gateways"
+
+	// Users carries online/offline notices to every gateway (not stored).
+	Users = "chat.users"
+	// Private carries "a private room was opened" notices to every gateway (not stored).
+	Private = "chat.private"
+)
+
+// Events is the stored subject of one room's events.
+func Events(room string) string { return "chat.events." + room }
+
+// Live is the subject on which the stream republishes one room's stored events.
+func Live(room string) string { return "chat.live." + room }
+
+// RoomFromEvents returns the room of an Events or Live subject.
+func RoomFromEvents(subj string) string {
+	for _, p := range []string{"chat.events.", "chat.live."} {
+		if len(subj) > len(p) && subj[:len(p)] == p {
+			return subj[len(p):]
+		}
+	}
+	return ""
+}
+
+// Gateway is the control subject of one gateway (session take-overs are sent there).
+func Gateway(id string) string { return "chat.gateway." + id }
