@@ -1,0 +1,107 @@
+package protocol
+
+import "encoding/json"
+
+// Reply types (gateway to client) that are not events.
+const (
+	TypeWelcome = "welcome"
+	TypeJoined  = "joined"
+	TypeLeft    = "left"
+	TypeAck     = "ack"
+	TypeHistory = "history"
+	TypeUsers   = "users"
+	TypeRooms   = "rooms"
+	TypeError   = "error"
+)
+
+// Welcome is always the first frame of a connection.
+type Welcome struct {
+	Type      string `json:"type"`
+	UserID    string `json:"userId"`
+	SessionID string `json:"sessionId"`
+	GatewayID string `json:"gatewayId"`
+}
+
+// Joined answers join and private. Events are already encoded (with their ids).
+type Joined struct {
+	Type       string            `json:"type"`
+	Ref        string            `json:"ref,omitempty"`
+	ChatroomID string            `json:"chatroomId"`
+	Private    bool              `json:"private"`
+	Peer       string            `json:"peer,omitempty"`
+	Recovered  bool              `json:"recovered"`
+	Events     []json.RawMessage `json:"events"`
+}
+
+// Left answers leave.
+type Left struct {
+	Type       string `json:"type"`
+	Ref        string `json:"ref,omitempty"`
+	ChatroomID string `json:"chatroomId"`
+}
+
+// Ack answers message once the event is durably stored.
+type Ack struct {
+	Type       string `json:"type"`
+	Ref        string `json:"ref,omitempty"`
+	ChatroomID string `json:"chatroomId"`
+	ID         uint64 `json:"id"`
+}
+
+// History answers history (and GET /history, without type and ref).
+type History struct {
+	Type       string            `json:"type,omitempty"`
+	Ref        string            `json:"ref,omitempty"`
+	ChatroomID string            `json:"chatroomId,omitempty"`
+	Events     []json.RawMessage `json:"events"`
+}
+
+// UserInfo is one online user.
+type UserInfo struct {
+	UserID   string `json:"userId"`
+	Sessions int    `json:"sessions"`
+}
+
+// Users answers users.
+type Users struct {
+	Type  string     `json:"type,omitempty"`
+	Ref   string     `json:"ref,omitempty"`
+	Users []UserInfo `json:"users"`
+}
+
+// RoomInfo is one room of a rooms reply.
+type RoomInfo struct {
+	ChatroomID string `json:"chatroomId"`
+	Users      int    `json:"users"`
+	Private    bool   `json:"private"`
+	Peer       string `json:"peer,omitempty"`
+}
+
+// Rooms answers rooms.
+type Rooms struct {
+	Type  string     `json:"type,omitempty"`
+	Ref   string     `json:"ref,omitempty"`
+	Rooms []RoomInfo `json:"rooms"`
+}
+
+// ErrorReply is an in-band error; the connection stays open.
+type ErrorReply struct {
+	Type    string `json:"type"`
+	Ref     string `json:"ref,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Encode marshals a reply. Replies hold only plain data, so it cannot fail.
+func Encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("protocol: encode reply: " + err.Error())
+	}
+	return b
+}
+
+// EncodeError encodes an in-band error reply.
+func EncodeError(ref string, e *Error) []byte {
+	return Encode(ErrorReply{Type: TypeError, Ref: ref, Code: e.Code, Message: e.Message})
+}
