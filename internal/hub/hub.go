@@ -1,0 +1,115 @@
+// Package hub keeps a gateway's local sessions and rooms: who is in which room, each room's
+// window of recent events, and each session's bounded outgoing queue. It is one goroutine
+// that owns its maps and is reached only through channels; it never blocks and never does
+// I/O. It knows nothing of NATS or WebSockets.
+package hub
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrClosed is returned by calls made after Run has returned.
+var ErrClosed = errors.New("hub: closed")
+
+// Config of a hub. Zero values are documented per field.
+type Config struct {
+	// Window is how many recent events the hub keeps per room for joins; zero means 256.
+	Window int
+	// PendingMax bounds the live events held for a session while its join is answered;
+	// over it the session is cut as too slow. Zero means 4096.
+	PendingMax int
+	// RoomStart is called, on the hub goroutine, when a room gets its first local member:
+	// the feed of the room should start and answer with Reset, then Deliver. Must not block.
+	RoomStart func(room string, epoch uint64)
+	// RoomStop is called, on the hub goroutine, when a room has no local member left.
+	// Must not block.
+	RoomStop func(room string, epoch uint64)
+}
+
+// Hub is the per-gateway hub. Create it with New and run it with Run.
+type Hub struct {
+	cfg Config
+
+	// reqc carries every request of the connections, in the order each sent them.
+	reqc chan request
+	// feedc carries what the room feeds send: resets and deliveries.
+	feedc chan request
+	done  chan struct{}
+
+	// Owned by the Run goroutine.
+	sessions map[*Session]map[string]bool // session → its rooms
+	byKey    map[string]*Session          // user\x00session → connected session
+	byUser   map[string]map[*Session]bool
+	rooms    map[string]*room
+	epoch    uint64
+}
+
+type request interface{ apply(h *Hub) }
+
+// New makes a hub; nothing runs until Run.
+func New(cfg Config) *Hub {
+	if cfg.Window <= 0 {
+		cfg.Window = 256
+	}
+	if cfg.PendingMax <= 0 {
+		cfg.PendingMax = 4096
+	}
+	if cfg.RoomStart == nil {
+		cfg.RoomStart = func(string, uint64) {}
+	}
+	if cfg.RoomStop == nil {
+		cfg.RoomStop = func(string, uint64) {}
+	}
+	return &Hub{
+		cfg:      cfg,
+		reqc:     make(chan request, 1024),
+		feedc:    make(chan request, 1024),
+		done:     make(chan struct{}),
+		sessions: make(map[*Session]map[string]bool),
+		byKey:    make(map[string]*Session),
+		byUser:   make(map[string]map[*Session]bool),
+		rooms:    make(map[string]*room),
+	}
+}
+
+// Run serves requests until ctx ends.
+func (h *Hub) Run(ctx context.Context) {
+	defer close(h.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-h.reqc:
+			r.apply(h)
+		case r := <-h.feedc:
+			r.apply(h)
+		}
+	}
+}
+
+// send hands a request to the hub goroutine.
+func (h *Hub) send(c chan request, r request) error {
+	select {
+	case c <- r:
+		return nil
+	case <-h.done:
+		return ErrClosed
+	}
+}
+
+// ask sends a request and waits for its answer on reply (which has a buffer of one).
+func ask[T any](ctx context.Context, h *Hub, r request, reply chan T) (T, error) {
+	var zero T
+	if err := h.send(h.reqc, r); err != nil {
+		return zero, err
+	}
+	select {
+	case v := <-reply:
+		return v, nil
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case <-h.done:
+		return zero, ErrClosed
+	}
+}

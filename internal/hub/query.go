@@ -1,0 +1,51 @@
+package hub
+
+import "context"
+
+// Broadcast queues f for every local session (online and offline notices, close).
+func (h *Hub) Broadcast(f *Frame) error { return h.send(h.feedc, broadcastReq{f}) }
+
+type broadcastReq struct{ f *Frame }
+
+func (b broadcastReq) apply(h *Hub) {
+	for s := range h.sessions {
+		if !s.Send(b.f) {
+			h.remove(s)
+		}
+	}
+}
+
+// SessionsOf returns the local sessions of a user.
+func (h *Hub) SessionsOf(ctx context.Context, user string) ([]*Session, error) {
+	req := sessionsReq{user, make(chan []*Session, 1)}
+	return ask(ctx, h, req, req.reply)
+}
+
+type sessionsReq struct {
+	user  string
+	reply chan []*Session
+}
+
+func (q sessionsReq) apply(h *Hub) {
+	var out []*Session
+	for s := range h.byUser[q.user] {
+		out = append(out, s)
+	}
+	q.reply <- out
+}
+
+// Stats counts what the hub holds.
+type Stats struct {
+	Sessions int
+	Rooms    int
+}
+
+// Stats returns the hub's counts.
+func (h *Hub) Stats(ctx context.Context) (Stats, error) {
+	req := statsReq{make(chan Stats, 1)}
+	return ask(ctx, h, req, req.reply)
+}
+
+type statsReq struct{ reply chan Stats }
+
+func (q statsReq) apply(h *Hub) { q.reply <- Stats{Sessions: len(h.sessions), Rooms: len(h.rooms)} }

@@ -1,0 +1,79 @@
+package hub
+
+// Register adds a connected session. A session already connected here with the same user
+// and session id is replaced: it is cut with 4001.
+func (h *Hub) Register(s *Session) error { return h.send(h.reqc, registerReq{s}) }
+
+// Unregister removes a session from the hub and from every room it was in.
+func (h *Hub) Unregister(s *Session) error { return h.send(h.reqc, unregisterReq{s}) }
+
+type registerReq struct{ s *Session }
+
+func (r registerReq) apply(h *Hub) {
+	if old := h.byKey[r.s.key()]; old != nil {
+		old.cut(CloseReplaced, "replaced by a newer connection of this session")
+		h.remove(old)
+	}
+	h.sessions[r.s] = make(map[string]bool)
+	h.byKey[r.s.key()] = r.s
+	if h.byUser[r.s.User] == nil {
+		h.byUser[r.s.User] = make(map[*Session]bool)
+	}
+	h.byUser[r.s.User][r.s] = true
+}
+
+type unregisterReq struct{ s *Session }
+
+func (r unregisterReq) apply(h *Hub) { h.remove(r.s) }
+
+// remove takes a session out of every map and room; rooms left empty stop.
+func (h *Hub) remove(s *Session) {
+	rooms, ok := h.sessions[s]
+	if !ok {
+		return
+	}
+	for name := range rooms {
+		h.leaveRoom(s, name)
+	}
+	delete(h.sessions, s)
+	if h.byKey[s.key()] == s {
+		delete(h.byKey, s.key())
+	}
+	if u := h.byUser[s.User]; u != nil {
+		delete(u, s)
+		if len(u) == 0 {
+			delete(h.byUser, s.User)
+		}
+	}
+}
+
+// leaveRoom takes s out of one room, including a join it is waiting for.
+func (h *Hub) leaveRoom(s *Session, name string) {
+	if rooms := h.sessions[s]; rooms != nil {
+		delete(rooms, name)
+	}
+	r := h.rooms[name]
+	if r == nil {
+		return
+	}
+	delete(r.members, s)
+	kept := r.waiting[:0]
+	for _, w := range r.waiting {
+		if w.s != s {
+			kept = append(kept, w)
+		} else {
+			close(w.reply)
+		}
+	}
+	r.waiting = kept
+	if r.empty() {
+		delete(h.rooms, name)
+		h.cfg.RoomStop(name, r.epoch)
+	}
+}
+
+// cutSlow closes a session that cannot keep up and forgets it.
+func (h *Hub) cutSlow(s *Session) {
+	s.cut(CloseSlow, "too slow to keep up, rejoin with since")
+	h.remove(s)
+}
