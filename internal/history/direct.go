@@ -1,0 +1,83 @@
+package history
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+)
+
+// msg is one message of a direct batch get.
+type msg struct {
+	seq uint64
+	// pending is the number of messages of the subject after this one, as the batch began.
+	pending uint64
+	data    []byte
+}
+
+// batchRequest is the server's direct get request (JSApiMsgGetRequest), batch form.
+type batchRequest struct {
+	Seq     uint64 `json:"seq"`
+	NextFor string `json:"next_by_subj"`
+	Batch   int    `json:"batch"`
+}
+
+// fetch sends one direct batch get: up to n messages of subj with a sequence >= from, oldest
+// first, each handed to fn until fn returns false. Finding no message is not an error. The
+// batch ends with the server's end-of-batch marker, so a timeout is an error, never a short
+// batch.
+func (s *Store) fetch(ctx context.Context, subj string, from uint64, n int, fn func(msg) bool) error {
+	req, err := json.Marshal(batchRequest{Seq: max(from, 1), NextFor: subj, Batch: max(n, 1)})
+	if err != nil {
+		return err
+	}
+	inbox := s.nc.NewInbox()
+	sub, err := s.nc.SubscribeSync(inbox)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	if err := s.nc.PublishRequest(s.directGet, inbox, req); err != nil {
+		return err
+	}
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return err
+		}
+		if done, err := deliver(m, fn); done || err != nil {
+			return err
+		}
+	}
+}
+
+// deliver hands one reply of a batch to fn; done reports the end of the batch.
+func deliver(m *nats.Msg, fn func(msg) bool) (done bool, err error) {
+	if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
+		switch status {
+		case "204", "404": // end of batch; no message at all
+			return true, nil
+		case "503":
+			return true, nats.ErrNoResponders
+		}
+		return true, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
+	}
+	seq, err1 := strconv.ParseUint(m.Header.Get(nats.JSSequence), 10, 64)
+	pending, err2 := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
+	if err1 != nil || err2 != nil {
+		return true, fmt.Errorf("direct get: bad reply headers %v", m.Header)
+	}
+	return !fn(msg{seq: seq, pending: pending, data: m.Data}), nil
+}
+
+// probe returns the first message of subj with a sequence >= from, and ok false when there is
+// none. Its pending counts the subject's messages after it.
+func (s *Store) probe(ctx context.Context, subj string, from uint64) (m msg, ok bool, err error) {
+	err = s.fetch(ctx, subj, from, 1, func(got msg) bool {
+		m, ok = got, true
+		return false
+	})
+	return m, ok, err
+}

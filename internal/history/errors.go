@@ -1,0 +1,49 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// failed wraps err, the failure of op, once; an outage also wraps ErrUnavailable.
+func failed(op string, err error) error {
+	if isOutage(err) {
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+	}
+	return fmt.Errorf("history: %s: %w", op, err)
+}
+
+// outages are the errors that mean NATS or the stream cannot be reached right now.
+var outages = []error{
+	context.DeadlineExceeded,
+	nats.ErrTimeout,
+	nats.ErrConnectionClosed,
+	nats.ErrConnectionDraining,
+	nats.ErrConnectionReconnecting,
+	nats.ErrDisconnected,
+	nats.ErrStaleConnection,
+	nats.ErrNoResponders,
+	jetstream.ErrNoStreamResponse,
+	jetstream.ErrJetStreamNotEnabled,
+	jetstream.ErrJetStreamNotEnabledForAccount,
+	jetstream.ErrStreamNotFound,
+}
+
+// isOutage reports whether err means "unreachable, retry later". A caller's cancellation is
+// not an outage.
+func isOutage(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	for _, o := range outages {
+		if errors.Is(err, o) {
+			return true
+		}
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == 503
+}
