@@ -77,3 +77,17 @@ func (h *Hub) cutSlow(s *Session) {
 	s.cut(CloseSlow, "too slow to keep up, rejoin with since")
 	h.remove(s)
 }
+
+// Kick cuts, with 4001, the local connection conn of a session, if it is still here.
+func (h *Hub) Kick(user, session, conn string) error {
+	return h.send(h.reqc, kickReq{user + "\x00" + session, conn})
+}
+
+type kickReq struct{ key, conn string }
+
+func (k kickReq) apply(h *Hub) {
+	if s := h.byKey[k.key]; s != nil && s.Conn == k.conn {
+		s.cut(CloseReplaced, "replaced by a newer connection of this session")
+		h.remove(s)
+	}
+}

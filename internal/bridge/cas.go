@@ -1,0 +1,90 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// errConflict marks a compare-and-set that lost a race (retried by update).
+var errConflict = errors.New("bridge: conflicting update")
+
+const casTries = 20
+
+// update reads key, lets change decide its next value (nil deletes it) and writes it back
+// only if nobody wrote in between, trying again when somebody did. change may be called
+// several times and must not have side effects. It returns the value change last saw.
+func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, change func(cur *T) (*T, error)) (*T, error) {
+	for range casTries {
+		cur, rev, err := get[T](ctx, kv, key)
+		if err != nil {
+			return nil, err
+		}
+		next, err := change(cur)
+		if err != nil {
+			return cur, err
+		}
+		err = write(ctx, kv, key, cur != nil, rev, next)
+		if !errors.Is(err, errConflict) {
+			return cur, err
+		}
+	}
+	return nil, fmt.Errorf("bridge: %s: too many conflicting updates", key)
+}
+
+// get reads a JSON value; a missing key is (nil, 0, nil).
+func get[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*T, uint64, error) {
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("bridge: get %s: %w", key, err)
+	}
+	v := new(T)
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return nil, 0, fmt.Errorf("bridge: decode %s: %w", key, err)
+	}
+	return v, e.Revision(), nil
+}
+
+func write[T any](ctx context.Context, kv jetstream.KeyValue, key string, exists bool, rev uint64, next *T) error {
+	var err error
+	switch {
+	case next == nil && !exists:
+		return nil
+	case next == nil:
+		err = kv.Delete(ctx, key, jetstream.LastRevision(rev))
+	default:
+		b, merr := json.Marshal(next)
+		if merr != nil {
+			return fmt.Errorf("bridge: encode %s: %w", key, merr)
+		}
+		if exists {
+			_, err = kv.Update(ctx, key, b, rev)
+		} else {
+			_, err = kv.Create(ctx, key, b)
+		}
+	}
+	if isConflict(err) {
+		return errConflict
+	}
+	if err != nil {
+		return fmt.Errorf("bridge: write %s: %w", key, err)
+	}
+	return nil
+}
+
+func isConflict(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}

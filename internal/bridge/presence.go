@@ -1,0 +1,154 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/chathub/chathub/internal/history"
+	"github.com/chathub/chathub/internal/protocol"
+	"github.com/chathub/chathub/internal/subject"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrReplaced is returned for a connection whose session was taken over by a newer one.
+var ErrReplaced = errors.New("bridge: session taken over by a newer connection")
+
+// errSkip ends an update without writing: somebody else got there first.
+var errSkip = errors.New("bridge: nothing to do")
+
+// Presence keeps who is connected and who is in which room, over all gateways, in the
+// presence bucket. Every decision that must happen once (the one join of a user, the one
+// offline) is a compare-and-set, so two gateways racing cannot both make it.
+type Presence struct {
+	nc      *nats.Conn
+	kv      jetstream.KeyValue
+	store   *history.Store
+	gateway string
+	grace   time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// Takeover names the connection a new one replaced, if it was still connected.
+type Takeover struct {
+	GatewayID string
+	Conn      string
+}
+
+// Connect records a new connection of a session. A session that was in its grace period,
+// or connected elsewhere, continues: no presence event is emitted, and the rooms it counted
+// in are kept for a grace period for it to join again. The first session of a user makes
+// the user online.
+func (p *Presence) Connect(ctx context.Context, user, session, conn string) (*Takeover, error) {
+	var took *Takeover
+	prev, err := update(ctx, p.kv, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+		next := &sessionRecord{UserID: user, SessionID: session, GatewayID: p.gateway, Conn: conn}
+		took = nil
+		if cur != nil {
+			next.Rooms, next.Stale = cur.Rooms, cur.Rooms
+			next.StaleUntil = p.now().Add(p.grace).UnixMilli()
+			if cur.GraceUntil == 0 && cur.Conn != conn {
+				took = &Takeover{GatewayID: cur.GatewayID, Conn: cur.Conn}
+			}
+		}
+		return next, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		return took, p.ensureUser(ctx, user, session)
+	}
+	return nil, p.ensureUser(ctx, user, session)
+}
+
+// ensureUser adds a session to its user's record, announcing the user online if it is the
+// first.
+func (p *Presence) ensureUser(ctx context.Context, user, session string) error {
+	cur, err := update(ctx, p.kv, userKey(user), func(cur *setRecord) (*setRecord, error) {
+		if cur.has(session) {
+			return nil, errSkip
+		}
+		next := &setRecord{}
+		if cur != nil {
+			next.Sessions = cur.Sessions
+		}
+		next.Sessions = with(next.Sessions, session)
+		return next, nil
+	})
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	if err == nil && (cur == nil || len(cur.Sessions) == 0) {
+		p.notify(protocol.TypeOnline, user)
+	}
+	return err
+}
+
+// Disconnect records the end of a connection. A session that left (close 1000) is taken
+// out at once; any other end starts its grace period.
+func (p *Presence) Disconnect(ctx context.Context, user, session, conn string, left bool) error {
+	if !left {
+		_, err := update(ctx, p.kv, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+			if cur == nil || cur.Conn != conn {
+				return nil, errSkip
+			}
+			next := *cur
+			next.GraceUntil = p.now().Add(p.grace).UnixMilli()
+			return &next, nil
+		})
+		return ignoreSkip(err)
+	}
+	cur, err := update(ctx, p.kv, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+		if cur == nil || cur.Conn != conn {
+			return nil, errSkip
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return ignoreSkip(err)
+	}
+	return p.cleanup(ctx, cur)
+}
+
+// cleanup takes a session that is gone out of its rooms and its user's record, emitting
+// the events. Only the caller that deleted the session record calls it, so they happen once.
+func (p *Presence) cleanup(ctx context.Context, rec *sessionRecord) error {
+	var errs []error
+	for _, room := range rec.Rooms {
+		errs = append(errs, p.removeFromRoom(ctx, room, rec.UserID, rec.SessionID))
+	}
+	cur, err := update(ctx, p.kv, userKey(rec.UserID), func(cur *setRecord) (*setRecord, error) {
+		if !cur.has(rec.SessionID) {
+			return nil, errSkip
+		}
+		next := &setRecord{Sessions: without(cur.Sessions, rec.SessionID)}
+		if len(next.Sessions) == 0 {
+			return nil, nil
+		}
+		return next, nil
+	})
+	if err == nil && len(cur.Sessions) == 1 {
+		p.notify(protocol.TypeOffline, rec.UserID)
+	}
+	errs = append(errs, ignoreSkip(err))
+	return errors.Join(errs...)
+}
+
+// notify tells every gateway that a user came online or went offline (not stored).
+func (p *Presence) notify(typ, user string) {
+	ev := protocol.Event{Type: typ, UserID: user, UnixTime: p.now().Unix()}
+	if err := p.nc.Publish(subject.Users, ev.Marshal()); err != nil {
+		p.log.Warn("presence notice not sent", "type", typ, "user", user, "err", err)
+	}
+}
+
+func ignoreSkip(err error) error {
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	return err
+}

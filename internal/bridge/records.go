@@ -1,0 +1,59 @@
+package bridge
+
+import "slices"
+
+// The values stored in the key-value buckets, as JSON, so `nats kv get` reads well.
+
+// sessionRecord is key "session.<user>.<session>" of the presence bucket: one session of a
+// user, the connection that holds it and the rooms it counts in.
+type sessionRecord struct {
+	UserID    string   `json:"userId"`
+	SessionID string   `json:"sessionId"`
+	GatewayID string   `json:"gatewayId"`
+	Conn      string   `json:"conn"`
+	Rooms     []string `json:"rooms"`
+	// GraceUntil, when set (unix ms), is when a dropped session stops counting as present.
+	GraceUntil int64 `json:"graceUntil,omitempty"`
+	// Stale are rooms a reconnected session counted in before and has not joined again;
+	// at StaleUntil (unix ms) it is taken out of those it still has not joined.
+	Stale      []string `json:"stale,omitempty"`
+	StaleUntil int64    `json:"staleUntil,omitempty"`
+}
+
+// setRecord is key "member.<room>.<user>" (the user's sessions in a room) and key
+// "user.<user>" (the user's connected sessions) of the presence bucket.
+type setRecord struct {
+	Sessions []string `json:"sessions"`
+}
+
+func (s *setRecord) has(id string) bool { return s != nil && slices.Contains(s.Sessions, id) }
+
+// roomRecord is a key of the rooms bucket: every room ever created.
+type roomRecord struct {
+	ChatroomID string   `json:"chatroomId"`
+	Private    bool     `json:"private"`
+	Members    []string `json:"members,omitempty"` // the two users of a private room
+	Created    int64    `json:"created"`          // unix seconds
+}
+
+// gatewayRecord is a key of the gateways bucket, put every few seconds while it lives.
+type gatewayRecord struct {
+	GatewayID string `json:"gatewayId"`
+	Beat      int64  `json:"beat"` // unix seconds of the last heartbeat
+}
+
+// Key builders of the presence bucket. Every part is a validated name (no '.').
+func sessionKey(user, session string) string { return "session." + user + "." + session }
+func memberKey(room, user string) string     { return "member." + room + "." + user }
+func userKey(user string) string             { return "user." + user }
+
+func without(list []string, s string) []string {
+	return slices.DeleteFunc(slices.Clone(list), func(x string) bool { return x == s })
+}
+
+func with(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(slices.Clone(list), s)
+}

@@ -1,0 +1,188 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/chathub/chathub/internal/history"
+	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/protocol"
+	"github.com/nats-io/nats.go"
+)
+
+const (
+	feedBuffer = 8192 // live messages waiting for a feed; beyond, NATS drops and the gap is filled
+	feedBatch  = 256  // events handed to the hub at once
+	fillPage   = 1000 // events read from the stream per gap-filling read
+)
+
+// feed follows one room's live republish feed and hands its events to the hub in order.
+// Each republished event carries Nats-Sequence (its id) and Nats-Last-Sequence (the id of
+// the room's previous event): when the previous one is not the last delivered, some were
+// lost on the way (core NATS is at most once) and are read back from the stream.
+type feed struct {
+	room   string
+	epoch  uint64
+	owner  *Feeds
+	cancel context.CancelFunc
+	ready  chan struct{}
+
+	pokec  chan struct{} // sent by checkIdle; read by run
+	active atomic.Int64  // unix nanos of the last delivery
+
+	last  uint64 // owned by run: the id of the last event handed to the hub
+	reset bool   // owned by run: the hub has been told where the room stands
+}
+
+func (fd *feed) stop() { fd.cancel() }
+
+func (fd *feed) poke() {
+	select {
+	case fd.pokec <- struct{}{}:
+	default:
+	}
+}
+
+func (fd *feed) idleFor() time.Duration {
+	return time.Duration(time.Now().UnixNano() - fd.active.Load())
+}
+
+// run serves the feed until it is stopped, starting over after a failure.
+func (fd *feed) run(ctx context.Context) {
+	fd.pokec = make(chan struct{}, 1)
+	fd.active.Store(time.Now().UnixNano())
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		err := fd.serve(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		fd.owner.log.Warn("room feed failed, retrying", "room", fd.room, "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
+}
+
+func (fd *feed) serve(ctx context.Context) error {
+	ch := make(chan *nats.Msg, feedBuffer)
+	sub, err := fd.owner.nc.ChanSubscribe(liveSubject(fd.room), ch)
+	if err != nil {
+		return fmt.Errorf("bridge: subscribe: %w", err)
+	}
+	defer sub.Unsubscribe()
+	if err := fd.owner.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("bridge: flush: %w", err)
+	}
+	if err := fd.catchUp(ctx); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-ch:
+			if err := fd.handle(ctx, m, ch); err != nil {
+				return err
+			}
+		case <-fd.pokec:
+			if err := fd.catchUp(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// catchUp reads where the room stands: the first time, it tells the hub; later, it fills
+// whatever was stored since the last delivered event.
+func (fd *feed) catchUp(ctx context.Context) error {
+	last, err := fd.owner.store.LastID(ctx, fd.room)
+	if err != nil {
+		return err
+	}
+	if !fd.reset {
+		fd.last, fd.reset = last, true
+		return fd.owner.hub.Reset(fd.room, fd.epoch, last)
+	}
+	var out []hub.Event
+	out, err = fd.fill(ctx, last, out)
+	if err != nil {
+		return err
+	}
+	return fd.deliver(out)
+}
+
+// handle delivers m and whatever else is already waiting, as one batch.
+func (fd *feed) handle(ctx context.Context, m *nats.Msg, ch chan *nats.Msg) error {
+	var out []hub.Event
+	var err error
+	for {
+		if out, err = fd.accept(ctx, m, out); err != nil {
+			return err
+		}
+		if len(out) >= feedBatch {
+			break
+		}
+		select {
+		case m = <-ch:
+			continue
+		default:
+		}
+		break
+	}
+	return fd.deliver(out)
+}
+
+// accept appends m to out, first filling any gap before it from the stream.
+func (fd *feed) accept(ctx context.Context, m *nats.Msg, out []hub.Event) ([]hub.Event, error) {
+	id, err := strconv.ParseUint(m.Header.Get(nats.JSSequence), 10, 64)
+	if err != nil || id <= fd.last {
+		return out, nil
+	}
+	prev, _ := strconv.ParseUint(m.Header.Get(nats.JSLastSequence), 10, 64)
+	if prev > fd.last {
+		if out, err = fd.fill(ctx, id-1, out); err != nil {
+			return out, err
+		}
+	}
+	fd.last = id
+	return append(out, event(id, m.Data)), nil
+}
+
+// fill appends the room's stored events after fd.last up to upto.
+func (fd *feed) fill(ctx context.Context, upto uint64, out []hub.Event) ([]hub.Event, error) {
+	for fd.last < upto {
+		evs, more, err := fd.owner.store.After(ctx, fd.room, fd.last, upto, fillPage)
+		if err != nil {
+			return out, err
+		}
+		for _, ev := range evs {
+			out = append(out, event(ev.ID, ev.Data))
+			fd.last = ev.ID
+		}
+		if !more {
+			fd.last = upto
+		}
+	}
+	return out, nil
+}
+
+func (fd *feed) deliver(out []hub.Event) error {
+	if len(out) == 0 {
+		return nil
+	}
+	fd.active.Store(time.Now().UnixNano())
+	return fd.owner.hub.Deliver(fd.room, fd.epoch, out)
+}
+
+// event makes the hub's event of a stored payload: encoded once, shared by every session.
+func event(id uint64, stored []byte) hub.Event {
+	return hub.Event{ID: id, Frame: &hub.Frame{Data: protocol.WithID(stored, id)}}
+}
+
+// Event converts stored events for the gateway's replies.
+func Event(s history.Stored) hub.Event { return event(s.ID, s.Data) }

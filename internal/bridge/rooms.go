@@ -1,0 +1,105 @@
+package bridge
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chathub/chathub/internal/protocol"
+	"github.com/chathub/chathub/internal/subject"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrForbidden is returned for a private room the user is not one of the two of.
+var ErrForbidden = errors.New("bridge: not a member of this private room")
+
+// PrivateRoom is the id of the one private room of two users: the same pair always gets the
+// same id, whoever asks.
+func PrivateRoom(a, b string) string {
+	if b < a {
+		a, b = b, a
+	}
+	sum := sha256.Sum256([]byte(a + "\x00" + b))
+	return protocol.PrivatePrefix + hex.EncodeToString(sum[:10])
+}
+
+// Access checks that user may join, read or post to room, creating a public room the first
+// time it is joined when create is set. Private rooms exist only once opened by Private.
+func (b *Bridge) Access(ctx context.Context, user, room string, create bool) error {
+	rec, err := b.roomRecord(ctx, room)
+	if err != nil {
+		return err
+	}
+	if protocol.IsPrivate(room) {
+		if rec == nil {
+			return ErrForbidden
+		}
+		if _, ok := peerOf(rec, user); !ok {
+			return ErrForbidden
+		}
+		return nil
+	}
+	if rec == nil && create {
+		return b.createRoom(ctx, &roomRecord{ChatroomID: room, Created: time.Now().Unix()})
+	}
+	return nil
+}
+
+// Private opens, or finds, the private room of user and peer, and tells every gateway so
+// the peer's sessions join it.
+func (b *Bridge) Private(ctx context.Context, user, peer string) (string, error) {
+	room := PrivateRoom(user, peer)
+	rec, err := b.roomRecord(ctx, room)
+	if err != nil {
+		return "", err
+	}
+	if rec == nil {
+		members := []string{user, peer}
+		if peer < user {
+			members = []string{peer, user}
+		}
+		rec = &roomRecord{ChatroomID: room, Private: true, Members: members, Created: time.Now().Unix()}
+		if err := b.createRoom(ctx, rec); err != nil {
+			return "", err
+		}
+	}
+	n := privateNotice{ChatroomID: room, UserID: user, Peer: peer}
+	data, _ := json.Marshal(n)
+	if err := b.nc.Publish(subject.Private, data); err != nil {
+		b.log.Warn("private notice not sent", "room", room, "err", err)
+	}
+	return room, nil
+}
+
+// privateNotice tells every gateway that user opened a private room with peer.
+type privateNotice struct {
+	ChatroomID string `json:"chatroomId"`
+	UserID     string `json:"userId"`
+	Peer       string `json:"peer"`
+}
+
+// roomRecord reads a room from the local copy, or from the bucket when the copy has not
+// seen it yet.
+func (b *Bridge) roomRecord(ctx context.Context, room string) (*roomRecord, error) {
+	if rec := b.state.room(room); rec != nil {
+		return rec, nil
+	}
+	rec, _, err := get[roomRecord](ctx, b.rooms, room)
+	return rec, err
+}
+
+func (b *Bridge) createRoom(ctx context.Context, rec *roomRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("bridge: encode room: %w", err)
+	}
+	_, err = b.rooms.Create(ctx, rec.ChatroomID, data)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("bridge: create room %s: %w", rec.ChatroomID, err)
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/chathub/chathub/internal/protocol"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// State is this gateway's read-only copy of the presence and rooms buckets, kept current by
+// watching them. It answers users and rooms without a round trip; every decision that must
+// be exact reads and writes the bucket itself.
+type State struct {
+	mu       sync.Mutex // guards the maps; no I/O under it
+	sessions map[string]*sessionRecord
+	members  map[string]map[string]int // room → user → sessions
+	users    map[string]int            // user → sessions
+	rooms    map[string]*roomRecord
+}
+
+func newState() *State {
+	return &State{
+		sessions: make(map[string]*sessionRecord),
+		members:  make(map[string]map[string]int),
+		users:    make(map[string]int),
+		rooms:    make(map[string]*roomRecord),
+	}
+}
+
+// watch applies a bucket's updates until ctx ends; synced is closed once the initial
+// values are in.
+func (s *State) watch(ctx context.Context, kv jetstream.KeyValue, apply func(key string, val []byte), synced chan<- struct{}) error {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e == nil {
+				if synced != nil {
+					close(synced)
+					synced = nil
+				}
+				continue
+			}
+			var val []byte
+			if e.Operation() == jetstream.KeyValuePut {
+				val = e.Value()
+			}
+			s.mu.Lock()
+			apply(e.Key(), val)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// applyPresence updates the copy from one presence key; val nil means deleted.
+func (s *State) applyPresence(key string, val []byte) {
+	kind, rest, _ := strings.Cut(key, ".")
+	switch kind {
+	case "session":
+		var rec sessionRecord
+		if val == nil || json.Unmarshal(val, &rec) != nil {
+			delete(s.sessions, key)
+			return
+		}
+		s.sessions[key] = &rec
+	case "member":
+		room, user, _ := strings.Cut(rest, ".")
+		n := count(val)
+		if n == 0 {
+			if m := s.members[room]; m != nil {
+				delete(m, user)
+				if len(m) == 0 {
+					delete(s.members, room)
+				}
+			}
+			return
+		}
+		if s.members[room] == nil {
+			s.members[room] = make(map[string]int)
+		}
+		s.members[room][user] = n
+	case "user":
+		if n := count(val); n > 0 {
+			s.users[rest] = n
+		} else {
+			delete(s.users, rest)
+		}
+	}
+}
+
+func count(val []byte) int {
+	var set setRecord
+	if val == nil || json.Unmarshal(val, &set) != nil {
+		return 0
+	}
+	return len(set.Sessions)
+}
+
+// applyRoom updates the copy from one rooms key.
+func (s *State) applyRoom(key string, val []byte) {
+	var rec roomRecord
+	if val == nil || json.Unmarshal(val, &rec) != nil {
+		delete(s.rooms, key)
+		return
+	}
+	s.rooms[key] = &rec
+}
+
+// Users lists the users online on any gateway, sorted by id.
+func (s *State) Users() []protocol.UserInfo {
+	s.mu.Lock()
+	out := make([]protocol.UserInfo, 0, len(s.users))
+	for u, n := range s.users {
+		out = append(out, protocol.UserInfo{UserID: u, Sessions: n})
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	return out
+}
+
+// Rooms lists the public rooms and, when user is not empty, that user's private rooms.
+func (s *State) Rooms(user string) []protocol.RoomInfo {
+	s.mu.Lock()
+	out := make([]protocol.RoomInfo, 0, len(s.rooms))
+	for id, r := range s.rooms {
+		info := protocol.RoomInfo{ChatroomID: id, Users: len(s.members[id]), Private: r.Private}
+		if r.Private {
+			peer, ok := peerOf(r, user)
+			if !ok {
+				continue
+			}
+			info.Peer = peer
+		}
+		out = append(out, info)
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ChatroomID < out[j].ChatroomID })
+	return out
+}
+
+// room returns the cached record of a room, or nil.
+func (s *State) room(id string) *roomRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[id]
+}
+
+// sessionList copies the cached session records, for the sweeper.
+func (s *State) sessionList() []sessionRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]sessionRecord, 0, len(s.sessions))
+	for _, r := range s.sessions {
+		out = append(out, *r)
+	}
+	return out
+}
+
+// peerOf returns the other member of a private room, if user is one of its two.
+func peerOf(r *roomRecord, user string) (string, bool) {
+	if len(r.Members) != 2 || user == "" {
+		return "", false
+	}
+	switch user {
+	case r.Members[0]:
+		return r.Members[1], true
+	case r.Members[1]:
+		return r.Members[0], true
+	}
+	return "", false
+}
