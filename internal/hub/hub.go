@@ -91,6 +91,11 @@ func (h *Hub) Run(ctx context.Context) {
 // send hands a request to the hub goroutine.
 func (h *Hub) send(c chan request, r request) error {
 	select {
+	case <-h.done: // first: once Run has returned, c may still have room
+		return ErrClosed
+	default:
+	}
+	select {
 	case c <- r:
 		return nil
 	case <-h.done:
