@@ -43,6 +43,7 @@ type Hub struct {
 	byUser   map[string]map[*Session]bool
 	rooms    map[string]*room
 	epoch    uint64
+	gen      uint64 // the last join generation handed out; never reused
 }
 
 type request interface{ apply(h *Hub) }

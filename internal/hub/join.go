@@ -71,7 +71,8 @@ func (h *Hub) admit(r *room) {
 			m = &member{}
 			r.members[w.s] = m
 		}
-		m.gen++
+		h.gen++
+		m.gen = h.gen
 		m.pending, m.buf = true, nil
 		w.reply <- Ticket{Gen: m.gen, Upto: r.lastID, From: r.from, Window: r.snapshot()}
 	}
