@@ -14,8 +14,8 @@ import (
 // take-overs addressed to this gateway.
 func (b *Bridge) listen() ([]*nats.Subscription, error) {
 	handlers := map[string]nats.MsgHandler{
-		subject.Users:                   b.onUsers,
-		subject.Private:                 b.onPrivate,
+		subject.Users:                    b.onUsers,
+		subject.Private:                  b.onPrivate,
 		subject.Gateway(b.cfg.GatewayID): b.onKick,
 	}
 	var subs []*nats.Subscription

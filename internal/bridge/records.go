@@ -33,7 +33,7 @@ type roomRecord struct {
 	ChatroomID string   `json:"chatroomId"`
 	Private    bool     `json:"private"`
 	Members    []string `json:"members,omitempty"` // the two users of a private room
-	Created    int64    `json:"created"`          // unix seconds
+	Created    int64    `json:"created"`           // unix seconds
 }
 
 // gatewayRecord is a key of the gateways bucket, put every few seconds while it lives.

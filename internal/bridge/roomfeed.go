@@ -75,7 +75,10 @@ func (fd *feed) serve(ctx context.Context) error {
 		return fmt.Errorf("bridge: subscribe: %w", err)
 	}
 	defer sub.Unsubscribe()
-	if err := fd.owner.nc.FlushWithContext(ctx); err != nil {
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = fd.owner.nc.FlushWithContext(fctx)
+	cancel()
+	if err != nil {
 		return fmt.Errorf("bridge: flush: %w", err)
 	}
 	if err := fd.catchUp(ctx); err != nil {

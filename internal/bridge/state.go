@@ -182,3 +182,14 @@ func peerOf(r *roomRecord, user string) (string, bool) {
 	}
 	return "", false
 }
+
+// Peer returns the other user of a private room user belongs to, or "".
+func (s *State) Peer(room, user string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[room]; r != nil {
+		p, _ := peerOf(r, user)
+		return p
+	}
+	return ""
+}

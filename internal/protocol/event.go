@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 )
 
 // Event types.
@@ -61,4 +62,9 @@ func WithID(stored []byte, id uint64) []byte {
 		b = append(b, ',')
 	}
 	return append(b, stored[1:]...)
+}
+
+// CloseEvent is the close event: this gateway is shutting down.
+func CloseEvent() []byte {
+	return (&Event{Type: TypeClose, UnixTime: time.Now().Unix()}).Marshal()
 }

@@ -1,6 +1,9 @@
 package protocol
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Reply types (gateway to client) that are not events.
 const (
@@ -104,4 +107,28 @@ func Encode(v any) []byte {
 // EncodeError encodes an in-band error reply.
 func EncodeError(ref string, e *Error) []byte {
 	return Encode(ErrorReply{Type: TypeError, Ref: ref, Code: e.Code, Message: e.Message})
+}
+
+// EncodeEvents encodes a reply whose last field is "events" (encoded as an empty list by
+// head) with the given already-encoded events, without encoding them again.
+func EncodeEvents(head any, events [][]byte) []byte {
+	b := Encode(head)
+	n := len(b) - 2 // b ends with `[]}`, or `null}`: keep what comes before the `]` or the `n`
+	if bytes.HasSuffix(b, []byte("null}")) {
+		b = append(b[:len(b)-5], '[', ']', '}')
+		n = len(b) - 2
+	}
+	size := n + 2
+	for _, e := range events {
+		size += len(e) + 1
+	}
+	out := make([]byte, 0, size)
+	out = append(out, b[:n]...)
+	for i, e := range events {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, e...)
+	}
+	return append(out, ']', '}')
 }

@@ -1,0 +1,158 @@
+// Command gateway serves the chat: WebSocket clients, the chat page and the HTTP endpoints,
+// on NATS with JetStream. With no --nats-url it embeds a NATS server, so one command runs
+// the whole thing:
+//
+//	go run ./cmd/gateway            # then open http://localhost:8080
+//
+// Every flag can also be set as an environment variable CHAT_<FLAG> (CHAT_NATS_URL, ...).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chathub/chathub/internal/eventlog"
+	"github.com/chathub/chathub/internal/gateway"
+	"github.com/chathub/chathub/internal/history"
+	"github.com/chathub/chathub/internal/natsd"
+	"github.com/chathub/chathub/web"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func main() {
+	cfg, err := parse(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then drains and returns nil.
+func run(ctx context.Context, cfg config, logw io.Writer) error {
+	log := newLogger(cfg, logw).With("gateway", cfg.GatewayID)
+	nc, ns, err := connect(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		nc.Drain()
+		if ns != nil {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		}
+	}()
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	g, err := gateway.New(startCtx, nc, gatewayConfig(cfg, log))
+	cancel()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		g.Shutdown(context.Background())
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("gateway listening", "addr", ln.Addr().String(), "nats", natsName(cfg))
+	if cfg.EventLog != "" {
+		go runEventLog(ctx, nc, cfg.EventLog, log)
+	}
+	<-ctx.Done()
+	return shutdown(srv, g, cfg.ShutdownTimeout, log)
+}
+
+// shutdown stops accepting, then drains every session (close event, then 1001).
+func shutdown(srv *http.Server, g *gateway.Gateway, timeout time.Duration, log *slog.Logger) error {
+	log.Info("gateway draining", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	srv.Shutdown(ctx)
+	if err := g.Shutdown(ctx); err != nil {
+		log.Warn("drain timed out; remaining connections were cut", "err", err)
+	}
+	log.Info("gateway stopped")
+	return nil
+}
+
+func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
+	return gateway.Config{
+		ID: cfg.GatewayID,
+		History: history.Config{Depth: cfg.HistoryDepth, MaxAge: cfg.HistoryMaxAge,
+			Replicas: cfg.StreamReplicas},
+		Grace:        cfg.Grace,
+		SendQueue:    cfg.SendQueue,
+		Window:       cfg.Window,
+		WriteTimeout: cfg.WriteTimeout,
+		Page:         web.Handler(),
+		Logger:       log,
+	}
+}
+
+// connect connects to NATS, first starting the embedded server when no URL is given.
+func connect(cfg config, log *slog.Logger) (*nats.Conn, *server.Server, error) {
+	opts := []nats.Option{
+		nats.Name("chat-gateway " + cfg.GatewayID),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
+	}
+	if cfg.NATSURL != "" {
+		nc, err := nats.Connect(cfg.NATSURL, append(opts, nats.RetryOnFailedConnect(false))...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+		}
+		return nc, nil, nil
+	}
+	ns, err := natsd.Start(natsd.Config{StoreDir: cfg.DataDir, DontListen: true, ServerName: "chat-embedded"})
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("embedded nats started", "store", cfg.DataDir)
+	nc, err := nats.Connect("", append(opts, nats.InProcessServer(ns))...)
+	if err != nil {
+		ns.Shutdown()
+		return nil, nil, fmt.Errorf("connect to embedded NATS: %w", err)
+	}
+	return nc, ns, nil
+}
+
+func natsName(cfg config) string {
+	if cfg.NATSURL == "" {
+		return "embedded"
+	}
+	return strings.Join(strings.Split(cfg.NATSURL, ","), " ")
+}
+
+func runEventLog(ctx context.Context, nc *nats.Conn, path string, log *slog.Logger) {
+	js, err := jetstream.New(nc)
+	if err == nil {
+		err = eventlog.Run(ctx, js, eventlog.Config{Path: path}, log)
+	}
+	if err != nil {
+		log.Error("event log stopped", "file", path, "err", err)
+	}
+}

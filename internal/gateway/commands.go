@@ -1,0 +1,133 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+
+	"github.com/chathub/chathub/internal/bridge"
+	"github.com/chathub/chathub/internal/history"
+	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/protocol"
+)
+
+// run runs one command of the client.
+func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
+	var e *protocol.Error
+	switch cmd.Type {
+	case protocol.CmdJoin:
+		e = c.join(ctx, cmd.ChatroomID, joinArgs{ref: cmd.Ref, since: cmd.Since, limit: cmd.Limit})
+	case protocol.CmdLeave:
+		e = c.leave(ctx, cmd)
+	case protocol.CmdMessage:
+		e = c.post(ctx, cmd)
+	case protocol.CmdPrivate:
+		e = c.private(ctx, cmd)
+	case protocol.CmdHistory:
+		e = c.history(ctx, cmd)
+	case protocol.CmdUsers:
+		c.reply(protocol.Encode(protocol.Users{Type: protocol.TypeUsers, Ref: cmd.Ref, Users: c.g.bridge.State().Users()}))
+	case protocol.CmdRooms:
+		rooms := c.g.bridge.State().Rooms(c.sess.User)
+		c.reply(protocol.Encode(protocol.Rooms{Type: protocol.TypeRooms, Ref: cmd.Ref, Rooms: rooms}))
+	}
+	if e != nil {
+		c.reply(protocol.EncodeError(cmd.Ref, e))
+	}
+}
+
+// post stores a message and acks it once it is stored. A message sent again with the same
+// ref by the same session is stored once: its Nats-Msg-Id is made of the three.
+func (c *conn) post(ctx context.Context, cmd *protocol.Command) *protocol.Error {
+	if !c.member(cmd.ChatroomID) {
+		return protocol.Errorf(protocol.CodeNotMember, "join %s before posting to it", cmd.ChatroomID)
+	}
+	ev := protocol.Event{ChatroomID: cmd.ChatroomID, Type: protocol.TypeMessage, UserID: c.sess.User,
+		Message: *cmd.Message, UnixTime: now().Unix()}
+	msgID := ""
+	if cmd.Ref != "" {
+		msgID = "m:" + c.sess.User + ":" + c.sess.ID + ":" + cmd.Ref
+	}
+	id, _, err := c.g.store.Append(ctx, cmd.ChatroomID, ev.Marshal(), msgID, bridge.Headers(protocol.TypeMessage, c.sess.User, ""))
+	if err != nil {
+		return c.failure("message not stored", err)
+	}
+	c.reply(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: cmd.Ref, ChatroomID: cmd.ChatroomID, ID: id}))
+	return nil
+}
+
+// leave takes the session out of a room. Leaving a room the session is not in is answered
+// with left all the same: the session is not in it afterwards either way.
+func (c *conn) leave(ctx context.Context, cmd *protocol.Command) *protocol.Error {
+	room := cmd.ChatroomID
+	left := protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Ref: cmd.Ref, ChatroomID: room})
+	was := c.setMember(room, false)
+	if err := c.g.hub.Leave(c.sess, room, &hub.Frame{Data: left}); err != nil {
+		return c.failure("leave", err)
+	}
+	if !was {
+		return nil
+	}
+	if err := c.g.bridge.Presence.LeaveRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room); err != nil {
+		c.log.Warn("presence not updated at leave", "room", room, "err", err)
+	}
+	return nil
+}
+
+// private opens or finds the private room with another user and joins it.
+func (c *conn) private(ctx context.Context, cmd *protocol.Command) *protocol.Error {
+	if cmd.UserID == c.sess.User {
+		return protocol.Errorf(protocol.CodeBadRequest, "a private room needs another user")
+	}
+	room, err := c.g.bridge.Private(ctx, c.sess.User, cmd.UserID)
+	if err != nil {
+		return c.failure("private room", err)
+	}
+	return c.join(ctx, room, joinArgs{ref: cmd.Ref, private: true, peer: cmd.UserID})
+}
+
+// history pages backwards through a room.
+func (c *conn) history(ctx context.Context, cmd *protocol.Command) *protocol.Error {
+	evs, e := c.g.page(ctx, c.sess.User, cmd.ChatroomID, cmd.Before, cmd.LimitOr(protocol.DefaultLimit))
+	if e != nil {
+		return e
+	}
+	head := protocol.History{Type: protocol.TypeHistory, Ref: cmd.Ref, ChatroomID: cmd.ChatroomID}
+	c.reply(protocol.EncodeEvents(head, evs))
+	return nil
+}
+
+// failure logs an internal error once and turns it into what the client may see.
+func (c *conn) failure(what string, err error) *protocol.Error {
+	return failure(c.log, what, err)
+}
+
+func (c *conn) member(room string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rooms[room]
+}
+
+// setMember records whether the session is in room and reports whether it was.
+func (c *conn) setMember(room string, in bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	was := c.rooms[room]
+	if in {
+		c.rooms[room] = true
+	} else {
+		delete(c.rooms, room)
+	}
+	return was
+}
+
+func failure(log interface{ Warn(string, ...any) }, what string, err error) *protocol.Error {
+	switch {
+	case errors.Is(err, bridge.ErrForbidden):
+		return protocol.Errorf(protocol.CodeForbidden, "this private room is not yours")
+	case errors.Is(err, history.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		log.Warn(what+": event stream unavailable", "err", err)
+		return protocol.Errorf(protocol.CodeUnavailable, "the event stream cannot be reached; nothing was stored, retry later")
+	}
+	log.Warn(what+" failed", "err", err)
+	return protocol.Errorf(protocol.CodeInternal, "internal error")
+}

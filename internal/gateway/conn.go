@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/protocol"
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+)
+
+// conn is one WebSocket connection: its reader is the HTTP handler's goroutine, which runs
+// the client's commands in order; its writer runs only while there is something to write.
+type conn struct {
+	g    *Gateway
+	ws   *websocket.Conn
+	sess *hub.Session
+	log  *slog.Logger
+
+	writing atomic.Bool  // a writer goroutine is running
+	cutWith atomic.Int32 // the close code this side chose, 0 if none
+
+	mu    sync.Mutex      // guards rooms: the reader and unsolicited private joins use it
+	rooms map[string]bool // rooms whose joined reply has been queued
+}
+
+// serveWS upgrades a request to a WebSocket and serves it until it ends.
+func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return // Accept has answered the request
+	}
+	ws.SetReadLimit(protocol.MaxFrameSize)
+	user, session, perr := identify(r)
+	if perr != nil {
+		refuse(r.Context(), ws, perr, protocol.CloseProtocol, g.cfg.WriteTimeout)
+		return
+	}
+	c := &conn{g: g, ws: ws, rooms: make(map[string]bool)}
+	c.sess = hub.NewSession(user, session, uuid.NewString(), g.cfg.SendQueue, c.wake, c.cut)
+	c.log = g.log.With("user", user, "session", session, "conn", c.sess.Conn)
+	c.serve(r.Context())
+}
+
+// identify reads the identity of an open-mode connection.
+func identify(r *http.Request) (user, session string, e *protocol.Error) {
+	q := r.URL.Query()
+	user, session = q.Get("user"), q.Get("session")
+	if !protocol.ValidName(user) {
+		return "", "", protocol.Errorf(protocol.CodeInvalidUser, "user must be 1 to 64 of A-Z a-z 0-9 _ -")
+	}
+	if session == "" {
+		session = uuid.NewString()
+	}
+	if !protocol.ValidName(session) {
+		return "", "", protocol.Errorf(protocol.CodeBadRequest, "session must be 1 to 64 of A-Z a-z 0-9 _ -")
+	}
+	return user, session, nil
+}
+
+// refuse sends an error frame and closes with code.
+func refuse(ctx context.Context, ws *websocket.Conn, e *protocol.Error, code int, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_ = ws.Write(ctx, websocket.MessageText, protocol.EncodeError("", e))
+	_ = ws.Close(websocket.StatusCode(code), e.Message)
+}
+
+func (c *conn) serve(ctx context.Context) {
+	g := c.g
+	welcome := protocol.Welcome{Type: protocol.TypeWelcome, UserID: c.sess.User, SessionID: c.sess.ID, GatewayID: g.cfg.ID}
+	c.sess.Send(&hub.Frame{Data: protocol.Encode(welcome)})
+	if !g.conns.add(c) {
+		c.closeNow(protocol.CloseGoingAway)
+		return
+	}
+	defer g.conns.remove(c)
+	if err := g.hub.Register(c.sess); err != nil {
+		c.closeNow(protocol.CloseGoingAway)
+		return
+	}
+	took, err := g.bridge.Presence.Connect(ctx, c.sess.User, c.sess.ID, c.sess.Conn)
+	if err != nil {
+		c.log.Warn("presence unavailable", "err", err)
+		g.hub.Unregister(c.sess)
+		c.closeNow(protocol.CloseInternal)
+		return
+	}
+	g.bridge.Kick(ctx, c.sess.User, c.sess.ID, took)
+	c.log.Info("connection opened", "took_over", took != nil)
+	err = c.readLoop(ctx)
+	c.teardown(err)
+}
+
+// readLoop runs the client's commands until the connection ends.
+func (c *conn) readLoop(ctx context.Context) error {
+	for {
+		typ, data, err := c.ws.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if typ != websocket.MessageText {
+			c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text")))
+			continue
+		}
+		cmd, ref, perr := protocol.Decode(data)
+		if perr != nil {
+			c.reply(protocol.EncodeError(ref, perr))
+			continue
+		}
+		c.run(ctx, cmd)
+	}
+}
+
+// teardown leaves the hub and records the end of the connection in presence: a client
+// that closed with 1000 has left; any other end starts the grace period.
+func (c *conn) teardown(readErr error) {
+	g := c.g
+	g.hub.Unregister(c.sess)
+	code := int(c.cutWith.Load())
+	status := websocket.CloseStatus(readErr)
+	c.log.Info("connection closed", "client_code", int(status), "gateway_code", code, "err", errString(readErr, status))
+	if code == protocol.CloseReplaced {
+		return
+	}
+	left := code == 0 && status == websocket.StatusNormalClosure
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.bridge.Presence.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, left); err != nil {
+		c.log.Warn("presence not updated at close", "err", err)
+	}
+	c.ws.CloseNow()
+}
+
+func errString(err error, status websocket.StatusCode) string {
+	if err == nil || status != -1 || errors.Is(err, context.Canceled) {
+		return ""
+	}
+	return err.Error()
+}
+
+// reply queues a reply for this connection only.
+func (c *conn) reply(data []byte) { c.sess.Send(&hub.Frame{Data: data}) }
+
+// cut closes the connection with code without waiting for its queue. Called by the hub; it
+// must not block.
+func (c *conn) cut(code int, why string) {
+	if c.cutWith.CompareAndSwap(0, int32(code)) {
+		go c.ws.Close(websocket.StatusCode(code), why)
+	}
+}
+
+// closeNow queues a close with code: the writer closes after what is queued before it.
+func (c *conn) closeNow(code int) {
+	c.cutWith.CompareAndSwap(0, int32(code))
+	c.sess.Send(&hub.Frame{Close: code})
+}

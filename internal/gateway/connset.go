@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+
+	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/protocol"
+)
+
+// connSet is the gateway's list of open connections, for shutdown and for finding the
+// connection of a hub session. A leaf: no I/O under its lock.
+type connSet struct {
+	mu      sync.Mutex
+	bySess  map[*hub.Session]*conn
+	empty   chan struct{} // closed while the set is empty and draining
+	drained bool
+}
+
+func newConnSet() connSet { return connSet{bySess: make(map[*hub.Session]*conn)} }
+
+// add registers c; it fails once the gateway is draining.
+func (s *connSet) add(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drained {
+		return false
+	}
+	s.bySess[c.sess] = c
+	return true
+}
+
+func (s *connSet) remove(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.bySess, c.sess)
+	if s.drained && len(s.bySess) == 0 && s.empty != nil {
+		close(s.empty)
+		s.empty = nil
+	}
+}
+
+func (s *connSet) of(sess *hub.Session) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bySess[sess]
+}
+
+func (s *connSet) all() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.bySess))
+	for _, c := range s.bySess {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *connSet) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.bySess)
+}
+
+// drain refuses new connections and asks every open one to close with 1001 after a close
+// event, once what is queued for it is written.
+func (s *connSet) drain() {
+	s.mu.Lock()
+	s.drained = true
+	s.empty = make(chan struct{})
+	if len(s.bySess) == 0 {
+		close(s.empty)
+		s.empty = nil
+	}
+	s.mu.Unlock()
+	closing := &hub.Frame{Data: protocol.CloseEvent()}
+	bye := &hub.Frame{Close: protocol.CloseGoingAway}
+	for _, c := range s.all() {
+		c.sess.SendAll([]*hub.Frame{closing, bye})
+	}
+}
+
+// wait returns once every connection has ended, or ctx has.
+func (s *connSet) wait(ctx context.Context) error {
+	s.mu.Lock()
+	empty := s.empty
+	s.mu.Unlock()
+	if empty == nil {
+		return nil
+	}
+	select {
+	case <-empty:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *connSet) cutAll() {
+	for _, c := range s.all() {
+		c.ws.CloseNow()
+	}
+}

@@ -1,0 +1,150 @@
+// Package gateway serves the chat protocol (docs/protocol.md) over WebSockets and HTTP. It
+// wires a hub (local sessions and rooms) to the bridge (NATS) and the history store
+// (JetStream); it keeps no state of its own that matters.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/chathub/chathub/internal/bridge"
+	"github.com/chathub/chathub/internal/history"
+	"github.com/chathub/chathub/internal/hub"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config of a gateway. Zero values are documented per field.
+type Config struct {
+	// ID names the gateway in welcome frames and presence records; required.
+	ID string
+	// History is the event stream's retention.
+	History history.Config
+	// Grace is how long a dropped session still counts as present; zero means 10s.
+	Grace time.Duration
+	// SendQueue is each session's outgoing queue, in frames; zero means 256.
+	SendQueue int
+	// Window is how many recent events are kept in memory per active room; zero means 256.
+	Window int
+	// WriteTimeout bounds every write to a client; zero means 10s.
+	WriteTimeout time.Duration
+	// JoinTimeout bounds a join, history included; zero means 10s.
+	JoinTimeout time.Duration
+	// Page serves GET / (the chat page); nil serves nothing there.
+	Page http.Handler
+	// Logger receives the gateway's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	c.Grace = orDuration(c.Grace, 10*time.Second)
+	c.WriteTimeout = orDuration(c.WriteTimeout, 10*time.Second)
+	c.JoinTimeout = orDuration(c.JoinTimeout, 10*time.Second)
+	if c.SendQueue <= 0 {
+		c.SendQueue = 256
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Gateway serves clients. Make it with New, serve Handler, and end it with Shutdown.
+type Gateway struct {
+	cfg    Config
+	log    *slog.Logger
+	nc     *nats.Conn
+	store  *history.Store
+	bridge *bridge.Bridge
+	hub    *hub.Hub
+	stop   context.CancelFunc
+	done   sync.WaitGroup // the hub and bridge goroutines
+
+	conns connSet
+	mux   *http.ServeMux
+}
+
+// New opens the stream and buckets on nc, starts the hub and the bridge, and returns once
+// the gateway can serve. ctx bounds the start only.
+func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
+	if cfg.ID == "" {
+		return nil, errors.New("gateway: an id is required")
+	}
+	cfg = cfg.withDefaults()
+	g := &Gateway{cfg: cfg, log: cfg.Logger, nc: nc, conns: newConnSet()}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if g.store, err = history.Open(ctx, js, cfg.History); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	bcfg := bridge.Config{GatewayID: cfg.ID, Grace: cfg.Grace, Replicas: cfg.History.Replicas, OnPrivate: g.onPrivate}
+	if g.bridge, err = bridge.Open(ctx, nc, g.store, bcfg, g.log); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.hub = hub.New(hub.Config{Window: cfg.Window, RoomStart: g.bridge.Feeds.Start, RoomStop: g.bridge.Feeds.Stop})
+	g.bridge.SetHub(g.hub)
+	if err := g.start(ctx); err != nil {
+		return nil, err
+	}
+	g.mux = g.routes()
+	return g, nil
+}
+
+// start runs the hub and the bridge and waits until the bridge's copy of the buckets is in.
+func (g *Gateway) start(ctx context.Context) error {
+	runCtx, stop := context.WithCancel(context.Background())
+	g.stop = stop
+	ready := make(chan struct{})
+	g.done.Add(2)
+	go func() { defer g.done.Done(); g.hub.Run(runCtx) }()
+	go func() {
+		defer g.done.Done()
+		if err := g.bridge.Run(runCtx, ready); err != nil {
+			g.log.Error("bridge stopped", "err", err)
+		}
+	}()
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		g.stop()
+		g.done.Wait()
+		return fmt.Errorf("gateway: waiting for presence state: %w", ctx.Err())
+	}
+}
+
+// Handler serves the page, /ws and the HTTP endpoints.
+func (g *Gateway) Handler() http.Handler { return g.mux }
+
+// ID is the gateway's id.
+func (g *Gateway) ID() string { return g.cfg.ID }
+
+// Shutdown drains the gateway: every session gets a close event, then close code 1001,
+// and keeps counting as present for its grace period so it can move to another gateway.
+// It returns when every connection has ended or ctx ends (then the rest are cut).
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.conns.drain()
+	err := g.conns.wait(ctx)
+	if err != nil {
+		g.conns.cutAll()
+		_ = g.conns.wait(context.Background())
+	}
+	g.bridge.Feeds.StopAll()
+	g.stop()
+	g.done.Wait()
+	return err
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/protocol"
+)
+
+// joinArgs are what a join asks for; private joins name the peer.
+type joinArgs struct {
+	ref     string
+	since   *int64
+	limit   *int64
+	private bool
+	peer    string
+}
+
+// join makes the session a member of room: it is counted in the room over all gateways
+// (storing its join or add event), the hub starts holding the room's live events for it,
+// and the joined reply — history up to and including its own event — is queued before
+// them. A failed first join leaves nothing behind.
+func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Error {
+	g := c.g
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.JoinTimeout)
+	defer cancel()
+	if err := g.bridge.Access(ctx, c.sess.User, room, true); err != nil {
+		return c.failure("join", err)
+	}
+	if protocol.IsPrivate(room) && a.peer == "" {
+		a.private, a.peer = true, g.bridge.State().Peer(room, c.sess.User)
+	}
+	was := c.member(room)
+	own, err := g.bridge.Presence.JoinRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room)
+	if err != nil {
+		return c.failure("join", err)
+	}
+	t, err := g.hub.Join(ctx, c.sess, room, own)
+	if err != nil {
+		c.undoJoin(room, was)
+		return c.failure("join", err)
+	}
+	r, err := g.assemble(ctx, room, t, own, a)
+	if err != nil {
+		c.undoJoin(room, was)
+		return c.failure("join", err)
+	}
+	c.setMember(room, true)
+	r.Session, r.Room, r.Gen = c.sess, room, t.Gen
+	if err := g.hub.Joined(r); err != nil {
+		return c.failure("join", err)
+	}
+	return nil
+}
+
+// undoJoin takes back a first join that failed half way.
+func (c *conn) undoJoin(room string, was bool) {
+	if was {
+		return
+	}
+	c.g.hub.Leave(c.sess, room, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.g.bridge.Presence.LeaveRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room); err != nil {
+		c.log.Warn("presence not undone after a failed join", "room", room, "err", err)
+	}
+}
+
+// assemble builds the joined reply from the ticket's window, reading the stream only for
+// what the window does not hold. The reply's events end at the session's own event (own),
+// or at the ticket's end when it has none; events after it up to the ticket's end follow
+// as the tail, then the live ones.
+func (g *Gateway) assemble(ctx context.Context, room string, t hub.Ticket, own uint64, a joinArgs) (hub.Reply, error) {
+	v := view{g: g, room: room, t: t}
+	end := t.Upto
+	if own != 0 {
+		end = own
+	}
+	var r hub.Reply
+	evs, recovered, err := v.history(ctx, end, a, &r)
+	if err != nil {
+		return r, err
+	}
+	tail, _, err := v.rng(ctx, end, t.Upto, 1<<20)
+	if err != nil {
+		return r, err
+	}
+	head := protocol.Joined{Type: protocol.TypeJoined, Ref: a.ref, ChatroomID: room,
+		Private: a.private, Peer: a.peer, Recovered: recovered}
+	r.Reply = &hub.Frame{Data: protocol.EncodeEvents(head, datas(evs))}
+	for _, ev := range tail {
+		r.Tail = append(r.Tail, ev.Frame)
+	}
+	return r, nil
+}
+
+// history picks the events of a joined reply: the latest limit, or every one after since
+// (the latest limit and recovered=false when more are missing than limit, or when the
+// stream no longer holds all of them).
+func (v view) history(ctx context.Context, end uint64, a joinArgs, r *hub.Reply) ([]hub.Event, bool, error) {
+	if a.since == nil {
+		evs, err := v.last(ctx, limitOr(a.limit, protocol.DefaultLimit), end, r)
+		return evs, true, err
+	}
+	since, limit := uint64(*a.since), limitOr(a.limit, protocol.DefaultSinceLimit)
+	evs, more, err := v.rng(ctx, since, end, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	if !more && since < v.t.From {
+		covered, err := v.covered(ctx, since)
+		if err != nil {
+			return nil, false, err
+		}
+		more = !covered
+	}
+	if more {
+		evs, err = v.last(ctx, limit, end, r)
+		return evs, false, err
+	}
+	return evs, true, nil
+}
+
+// covered reports whether the stream still holds every event of the room after since.
+// Events leave a room oldest first (per-room depth, age), so nothing after since is gone
+// when since is at or after the room's oldest stored event, or when neither limit can
+// have removed any.
+func (v view) covered(ctx context.Context, since uint64) (bool, error) {
+	info, err := v.g.store.Info(ctx, v.room)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case info.Count == 0:
+		return since+1 >= info.StreamFirst, nil
+	case since+1 >= info.First:
+		return true, nil
+	}
+	return since+1 >= info.StreamFirst && int64(info.Count) < info.Depth, nil
+}
+
+func limitOr(l *int64, def int) int {
+	if l == nil {
+		return def
+	}
+	return int(*l)
+}
+
+func datas(evs []hub.Event) [][]byte {
+	out := make([][]byte, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Frame.Data
+	}
+	return out
+}

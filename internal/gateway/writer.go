@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"sync"
+
+	"github.com/chathub/chathub/internal/protocol"
+	"github.com/coder/websocket"
+)
+
+const (
+	batchBytes   = 1 << 20 // a frame stops taking more objects past this size
+	pooledBuffer = 1 << 20 // larger batch buffers are not kept for reuse
+)
+
+var batchPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// wake starts the writer unless it is running. It never blocks.
+func (c *conn) wake() {
+	if c.writing.CompareAndSwap(false, true) {
+		go c.writeLoop()
+	}
+}
+
+// writeLoop writes everything queued, as newline-separated objects in as few frames as
+// possible, and exits when the queue is empty (an idle connection has no writer).
+func (c *conn) writeLoop() {
+	buf := batchPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= pooledBuffer {
+			batchPool.Put(buf)
+		}
+	}()
+	for {
+		buf.Reset()
+		code := c.collect(buf)
+		if buf.Len() > 0 && c.write(buf.Bytes()) != nil {
+			c.ws.CloseNow()
+			return // stays "writing": nothing more is written to a broken connection
+		}
+		if code != 0 {
+			c.cutWith.CompareAndSwap(0, int32(code))
+			_ = c.ws.Close(websocket.StatusCode(code), closeReason(code))
+			return
+		}
+		if buf.Len() == 0 {
+			c.writing.Store(false)
+			if len(c.sess.Out()) == 0 || !c.writing.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}
+}
+
+// collect moves queued frames into buf until the queue is empty, the batch is large, or
+// a close is queued (its code is returned).
+func (c *conn) collect(buf *bytes.Buffer) int {
+	out := c.sess.Out()
+	for buf.Len() < batchBytes {
+		select {
+		case f := <-out:
+			if f.Close != 0 {
+				return f.Close
+			}
+			if buf.Len() > 0 {
+				buf.WriteByte('\n')
+			}
+			buf.Write(f.Data)
+		default:
+			return 0
+		}
+	}
+	return 0
+}
+
+func (c *conn) write(data []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.WriteTimeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, data)
+}
+
+func closeReason(code int) string {
+	switch code {
+	case protocol.CloseGoingAway:
+		return "gateway shutting down, reconnect and rejoin with since"
+	case protocol.CloseInternal:
+		return "event stream unavailable, retry later"
+	case protocol.CloseTryLater:
+		return "too many connections, retry later"
+	}
+	return ""
+}
