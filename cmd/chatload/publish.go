@@ -257,4 +257,3 @@ func (p *publisher) unacked() int {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
-

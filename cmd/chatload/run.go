@@ -55,6 +55,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	stderr = &syncWriter{w: stderr}
 	r := newRunner(cfg, stderr)
 	sum := &summary{Config: summaryConfig(cfg), Clients: cfg.Clients}
 	sampler := newSampler(cfg)
@@ -115,8 +116,11 @@ func (r *runner) load(ctx context.Context, sum *summary, sampler *sampler) {
 		return
 	}
 	close(r.startc)
-	pubsDone := make(chan struct{})
-	go func() { r.pubsLeft.Wait(); close(pubsDone) }()
+	var pubsDone chan struct{} // stays nil (never ready) without a message count
+	if r.cfg.Messages > 0 {
+		pubsDone = make(chan struct{})
+		go func() { r.pubsLeft.Wait(); close(pubsDone) }()
+	}
 	t := time.NewTimer(r.cfg.Duration)
 	select {
 	case <-t.C:
@@ -190,6 +194,18 @@ func (r *runner) lost() uint64 {
 		}
 	}
 	return lost
+}
+
+// syncWriter serializes the writes of the goroutines that report on stderr.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // errorLog prints the first few errors and counts the rest.

@@ -34,10 +34,10 @@ type totals struct {
 
 // sums adds up the clients' counters for a report.
 type sums struct {
-	events, delivered, distinct       uint64
-	duplicated, late, idBackward      uint64
-	reconnects, notResumed            uint64
-	latency                           snapshot
+	events, delivered, distinct  uint64
+	duplicated, late, idBackward uint64
+	reconnects, notResumed       uint64
+	latency                      snapshot
 }
 
 func sumClients(clients []*client) *sums {
