@@ -19,7 +19,9 @@ func (g *Gateway) routes() *http.ServeMux {
 	mux.HandleFunc("GET /history", g.serveHistory)
 	mux.HandleFunc("GET /rooms", g.serveRooms)
 	mux.HandleFunc("GET /users", g.serveUsers)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	mux.HandleFunc("GET /readyz", g.serveReady)
 	return mux
 }
