@@ -77,11 +77,11 @@ func run(ctx context.Context, cfg config, logw io.Writer) error {
 	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	log.Info("gateway listening", "addr", ln.Addr().String(), "nats", natsName(cfg))
-	if cfg.EventLog != "" {
-		go runEventLog(ctx, nc, cfg.EventLog, log)
-	}
+	logDone := startEventLog(nc, cfg.EventLog, log)
 	<-ctx.Done()
-	return shutdown(srv, g, cfg.ShutdownTimeout, log)
+	err = shutdown(srv, g, cfg.ShutdownTimeout, log)
+	logDone()
+	return err
 }
 
 // shutdown stops accepting, then drains every session (close event, then 1001).
@@ -147,12 +147,23 @@ func natsName(cfg config) string {
 	return strings.Join(strings.Split(cfg.NATSURL, ","), " ")
 }
 
-func runEventLog(ctx context.Context, nc *nats.Conn, path string, log *slog.Logger) {
-	js, err := jetstream.New(nc)
-	if err == nil {
-		err = eventlog.Run(ctx, js, eventlog.Config{Path: path}, log)
+// startEventLog appends every stored event to path (if set) until the returned function
+// is called; that function returns once the last lines are written and acknowledged.
+func startEventLog(nc *nats.Conn, path string, log *slog.Logger) (stop func()) {
+	if path == "" {
+		return func() {}
 	}
-	if err != nil {
-		log.Error("event log stopped", "file", path, "err", err)
-	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		js, err := jetstream.New(nc)
+		if err == nil {
+			err = eventlog.Run(ctx, js, eventlog.Config{Path: path}, log)
+		}
+		if err != nil {
+			log.Error("event log stopped", "file", path, "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }
 }
