@@ -30,6 +30,7 @@ type client struct {
 	// Owned by the goroutine running serve.
 	buf    []byte
 	obj    object
+	turn   int // added to idx to pick the gateway URL; moves on after a failed dial
 	evt    object
 	frames uint64
 }
@@ -68,6 +69,7 @@ func (c *client) run(ctx context.Context) {
 			}
 			c.r.tot.dialFailures.Add(1)
 			c.r.noteError("dial "+c.user, err)
+			c.turn++ // "reconnect to any gateway": try the next one
 			jitter := time.Duration(rand.Int64N(int64(backoff)))
 			if !sleepCtx(ctx, backoff/2+jitter) {
 				return
@@ -91,7 +93,7 @@ func (c *client) run(ctx context.Context) {
 func (c *client) markReady() { c.readyOnce.Do(c.r.ready.Done) }
 
 func (c *client) dial(ctx context.Context) (*websocket.Conn, error) {
-	u, err := url.Parse(c.r.cfg.clientURL(c.idx))
+	u, err := url.Parse(c.r.cfg.clientURL(c.idx + c.turn))
 	if err != nil {
 		return nil, err
 	}

@@ -121,7 +121,9 @@ func (g *fakeGateway) forget(c *fakeConn) {
 	}
 }
 
-func (c *fakeConn) write(frame string) { c.conn.Write(context.Background(), websocket.MessageText, []byte(frame)) }
+func (c *fakeConn) write(frame string) {
+	c.conn.Write(context.Background(), websocket.MessageText, []byte(frame))
+}
 
 // store adds an event to room under g.mu and returns it with its id.
 func (g *fakeGateway) store(room *fakeRoom, name, typ, user, msg string) (int64, string) {

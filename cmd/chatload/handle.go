@@ -91,6 +91,7 @@ func (c *client) onEvent(o *object, now time.Time) {
 	if o.hasID {
 		if o.id <= rs.lastID {
 			c.stats.idBackward.Add(1)
+			c.r.noteError("id not increasing "+c.user, fmt.Errorf("%s event %d in %s after %d", o.typ, o.id, rs.name, rs.lastID))
 		} else {
 			rs.lastID = o.id
 		}

@@ -57,7 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	soak := fs.Duration("soak", 0, "soak mode for this long: sample each gateway's /metrics and judge growth")
 	fs.DurationVar(&cfg.SampleEvery, "sample-every", 10*time.Second, "soak sampling period")
 	fs.Float64Var(&cfg.SoakThreshold, "soak-threshold", 0.2, "allowed soak growth, last third vs first third (0.2 = 20%)")
-	fs.DurationVar(&cfg.Progress, "progress", time.Second, "progress line period on stderr (negative = none)")
+	fs.DurationVar(&cfg.Progress, "progress", time.Second, "progress line period on stderr (0 = none)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the summary as JSON")
 	fs.StringVar(&cfg.RunID, "run-id", "", "marks this run's messages (default random)")
 	if err := fs.Parse(args); err != nil {
@@ -71,6 +71,9 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 		if u = strings.TrimSpace(u); u != "" {
 			cfg.URLs = append(cfg.URLs, u)
 		}
+	}
+	if cfg.Progress == 0 {
+		cfg.Progress = -1 // Config's zero means the default
 	}
 	if *soak > 0 {
 		cfg.Soak, cfg.Duration = true, *soak

@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// testHookPublishing, when set by a test, is called as publishing starts.
+var testHookPublishing func(*runner)
+
 // runner holds one run's clients and shared counters.
 type runner struct {
 	cfg     Config
@@ -116,6 +119,9 @@ func (r *runner) load(ctx context.Context, sum *summary, sampler *sampler) {
 		return
 	}
 	close(r.startc)
+	if testHookPublishing != nil {
+		testHookPublishing(r)
+	}
 	var pubsDone chan struct{} // stays nil (never ready) without a message count
 	if r.cfg.Messages > 0 {
 		pubsDone = make(chan struct{})
