@@ -2,7 +2,7 @@
 // Network and storage come in through Connection and identity; drawing goes to the views.
 
 import { $ } from './dom.js';
-import { HISTORY_PAGE, retryableErrors, roomNameProblem } from './protocol.js';
+import { HISTORY_PAGE, backoffDelay, retryableErrors, roomNameProblem } from './protocol.js';
 import { Room, noticeKey } from './store.js';
 import { RoomView } from './roomview.js';
 
@@ -326,6 +326,7 @@ export class Chat {
     if (!room.loaded) room.atStart = events.length < HISTORY_PAGE;
     room.loaded = true;
     room.joined = true;
+    room.joinTries = 0;
     view.setTop(room.atStart ? 'start' : 'more');
     for (const e of room.resendable()) this.transmit(room, e);
     view.drawOutbox(room.outbox, this.online);
@@ -390,17 +391,28 @@ export class Chat {
     }
     const room = this.rooms.get(ctx.room);
     if (ctx.kind === 'message' && room) return this.messageFailed(room, err);
-    if (ctx.kind === 'join' && room) {
-      this.status.toast(`Could not open ${room.title}: ${describe(err)}.`, { kind: 'error' });
-      room.outbox = [];
-      return this.leaveLocally(room.id);
-    }
+    if (ctx.kind === 'join' && room) return this.joinFailed(room, err);
     if (ctx.kind === 'history' && room) {
       room.loadingOlder = false;
       return this.views.get(room.id).setTop('more');
     }
     if (ctx.kind === 'private') return this.status.toast(`Could not start a private chat with ${ctx.room}: ${describe(err)}.`, { kind: 'error' });
     if (ctx.kind !== 'users' && ctx.kind !== 'rooms') this.status.toast(`Server: ${describe(err)}`, { kind: 'warn' });
+  }
+
+  /** joinFailed retries a join the gateway could not serve now; a refused one closes the room. */
+  joinFailed(room, err) {
+    if (retryableErrors.has(err.code) || err.code === 'rate_limited') {
+      const delay = backoffDelay(room.joinTries++);
+      this.views.get(room.id).setTop('error', `Could not load this room: ${describe(err)}. Trying again…`);
+      setTimeout(() => {
+        if (this.rooms.get(room.id) === room && this.online && !room.joined) this.sendJoin(room);
+      }, delay);
+      return;
+    }
+    this.status.toast(`Could not open ${room.title}: ${describe(err)}.`, { kind: 'error' });
+    room.outbox = [];
+    this.leaveLocally(room.id);
   }
 
   leaveLocally(id) {

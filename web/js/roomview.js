@@ -70,12 +70,12 @@ export class RoomView {
     this.leaveBtn.textContent = isPrivate ? 'Close' : 'Leave';
   }
 
-  /** setTop shows what is above the oldest event: 'loading', 'more' or 'start'. */
-  setTop(state) {
+  /** setTop shows what is above the oldest event: 'loading', 'more', 'start' or 'error'. */
+  setTop(state, text = '') {
     this.top.dataset.state = state;
     this.olderBtn.hidden = state !== 'more';
     this.topText.textContent =
-      state === 'loading' ? 'Loading…' : state === 'start' ? 'This is the beginning of the conversation.' : '';
+      text || (state === 'loading' ? 'Loading…' : state === 'start' ? 'This is the beginning of the conversation.' : '');
   }
 
   show(visible) {

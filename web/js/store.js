@@ -18,6 +18,7 @@ export class Room {
     this.joined = false; // member on the current connection
     this.atStart = false; // no older events exist
     this.loadingOlder = false;
+    this.joinTries = 0; // joins answered `unavailable` in a row
     this.unread = 0;
     this.outbox = []; // {ref, text, state: 'queued'|'sent'|'failed', error, tries}
     this.draft = '';
