@@ -67,6 +67,11 @@ function stopped({ code, error }) {
     status.show('offline', 'Not signed in');
     return askToken(identity.token);
   }
+  if (error?.code === 'invalid_user' && identity.token) {
+    identity.token = ''; // an open-mode server: it wants a name in ?user=, not a token
+    status.show('offline', 'Not signed in');
+    return signIn('name', 'This server does not use tokens: pick a name instead.');
+  }
   if (error?.code === 'invalid_user') {
     status.show('offline', 'Not signed in');
     return signIn('name', `The server refused the name "${identity.user}": ${error.message || 'pick another one'}.`);

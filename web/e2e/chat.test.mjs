@@ -169,6 +169,36 @@ describe('chat page on one gateway', { skip: skipReason(), timeout: 120000 }, ()
     await room(bob.page, name).locator('.log-top[data-state="start"]').waitFor();
   });
 
+  test('a second tab with the same session takes over; the first says so and can come back', async () => {
+    const sid = await bob.page.evaluate(() => sessionStorage.getItem('chathub.session'));
+    const twin = await bob.context.newPage();
+    await twin.addInitScript((sid) => sessionStorage.setItem('chathub.session', sid), sid);
+    await twin.goto(gw.base);
+    await waitConnected(twin);
+    await bob.page.locator('#conn[data-state="offline"]', { hasText: 'another tab' }).waitFor();
+    await bob.page.getByRole('button', { name: 'Use this tab' }).click();
+    await waitConnected(bob.page);
+    assert.notEqual(await bob.page.evaluate(() => sessionStorage.getItem('chathub.session')), sid);
+    await waitConnected(twin); // it keeps its session: the tabs no longer take turns
+    await twin.close();
+  });
+
+  test('a #token= fragment leaves the address bar; an open-mode server asks for a name instead', async () => {
+    const ctx = await browser.newContext();
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${gw.base}/#token=aaa.bbb.ccc`);
+      await page.getByRole('alert').filter({ hasText: 'does not use tokens' }).waitFor();
+      assert.equal(new URL(page.url()).hash, '');
+      assert.equal(await page.evaluate(() => localStorage.getItem('chathub.token')), null);
+      await page.getByLabel('Your name').fill('frank');
+      await page.getByRole('button', { name: 'Enter' }).click();
+      await waitConnected(page);
+    } finally {
+      await ctx.close();
+    }
+  });
+
   test('screenshot of a conversation for the docs', async () => {
     const name = 'design';
     const { page } = alice;
