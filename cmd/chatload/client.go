@@ -83,6 +83,9 @@ func (c *client) run(ctx context.Context) {
 		}
 		first, backoff = false, 50*time.Millisecond
 		err = c.serve(ctx, conn)
+		if ctx.Err() == nil {
+			c.r.noteDrop(websocket.CloseStatus(err))
+		}
 		if errors.Is(err, errPermanent) {
 			c.r.noteError("session "+c.user, err)
 			return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"time"
 )
@@ -17,9 +18,10 @@ type summary struct {
 	DrainSeconds   float64        `json:"drain_seconds"`
 
 	Connections struct {
-		Made       uint64 `json:"made"`
-		Failed     uint64 `json:"failed"`
-		Reconnects uint64 `json:"reconnects"`
+		Made       uint64         `json:"made"`
+		Failed     uint64         `json:"failed"`
+		Reconnects uint64         `json:"reconnects"`
+		Drops      map[string]int `json:"drops_by_close_code,omitempty"`
 	} `json:"connections"`
 	Clients        int `json:"clients"`
 	ConnectFailed  int `json:"clients_not_connected"`
@@ -77,6 +79,9 @@ func (r *runner) summarize(sum *summary, sampler *sampler) {
 	s := sumClients(r.clients)
 	sum.Connections.Made, sum.Connections.Failed = t.dials.Load(), t.dialFailures.Load()
 	sum.Connections.Reconnects = s.reconnects
+	r.dropsMu.Lock()
+	sum.Connections.Drops = maps.Clone(r.drops)
+	r.dropsMu.Unlock()
 	sum.Sent, sum.Resent, sum.Acked = t.sent.Load(), t.resent.Load(), t.acked.Load()
 	for _, p := range r.pubs {
 		sum.Unacked += uint64(p.unacked())
@@ -135,6 +140,9 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "connections   made %d, failed %d, reconnects %d, clients connected at end %d\n",
 		s.Connections.Made, s.Connections.Failed, s.Connections.Reconnects, s.ConnectedAtEnd)
+	if len(s.Connections.Drops) > 0 {
+		fmt.Fprintf(&b, "drops         by close code %v\n", s.Connections.Drops)
+	}
 	fmt.Fprintf(&b, "messages      sent %d (%.0f/s), acked %d, unacked %d, resent %d, errors %d, rejected %d\n",
 		s.Sent, s.SentPerSec, s.Acked, s.Unacked, s.Resent, s.SendErrors, s.Rejected)
 	fmt.Fprintf(&b, "delivered     %d (%.0f/s), events received %d\n", s.Delivered, s.DeliveredPerSec, s.Events)

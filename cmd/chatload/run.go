@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // testHookPublishing, when set by a test, is called as publishing starts.
@@ -26,10 +29,23 @@ type runner struct {
 	prodDone chan struct{}  // closed by run when publishing ends
 
 	errs errorLog
+
+	dropsMu sync.Mutex
+	drops   map[string]int // connections lost, by close code ("none": cut without a close frame)
+}
+
+func (r *runner) noteDrop(code websocket.StatusCode) {
+	key := "none"
+	if code >= 0 {
+		key = strconv.Itoa(int(code))
+	}
+	r.dropsMu.Lock()
+	defer r.dropsMu.Unlock()
+	r.drops[key]++
 }
 
 func newRunner(cfg Config, stderr io.Writer) *runner {
-	r := &runner{cfg: cfg, startc: make(chan struct{}), prodDone: make(chan struct{})}
+	r := &runner{cfg: cfg, startc: make(chan struct{}), prodDone: make(chan struct{}), drops: map[string]int{}}
 	r.errs.w = stderr
 	r.members = make([]int, cfg.Rooms)
 	for i := range cfg.Clients {
