@@ -1,0 +1,115 @@
+package protocol
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var codes = map[string]bool{CodeBadRequest: true, CodeInvalidRoom: true, CodeInvalidUser: true, CodeTooLarge: true}
+
+// FuzzDecode checks that Decode never panics and that whatever it accepts obeys the
+// protocol's rules, and whatever it refuses is refused with a client error.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"join","chatroomId":"lobby","since":1200,"limit":50,"ref":"j1"}`,
+		`{"type":"leave","chatroomId":"lobby"}`,
+		`{"type":"message","chatroomId":"lobby","message":"hi","ref":"k1"}`,
+		`{"type":"message","chatroomId":"lobby","message":"\u3000"}`,
+		`{"type":"private","userId":"bob"}`,
+		`{"type":"history","chatroomId":"lobby","before":1200,"limit":50}`,
+		`{"type":"users","ref":"u1"}`,
+		`{"type":"rooms"}`,
+		`{"type":"users"}{"type":"users"}`,
+		`{"type":"join","chatroomId":"a.b"}`,
+		`{"type":"join","chatroomId":"lobby","limit":1001}`,
+		"{\"type\":\"message\",\"chatroomId\":\"r\",\"message\":\"\xff\"}",
+		`null`, ``, `[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		c, ref, e := Decode(frame)
+		if utf8.RuneCountInString(ref) > MaxRefLen {
+			t.Fatalf("echoed ref over %d characters: %q", MaxRefLen, ref)
+		}
+		if e != nil {
+			if c != nil {
+				t.Fatalf("a command and an error: %+v %v", c, e)
+			}
+			if !codes[e.Code] || e.Message == "" {
+				t.Fatalf("unexpected error %+v", e)
+			}
+			return
+		}
+		if c == nil {
+			t.Fatal("no command and no error")
+		}
+		checkCommand(t, c)
+		if ref != c.Ref {
+			t.Fatalf("ref %q, command ref %q", ref, c.Ref)
+		}
+	})
+}
+
+func checkCommand(t *testing.T, c *Command) {
+	t.Helper()
+	if utf8.RuneCountInString(c.Ref) > MaxRefLen || !utf8.ValidString(c.Ref) {
+		t.Fatalf("bad ref accepted: %q", c.Ref)
+	}
+	needsRoom := map[string]bool{CmdJoin: true, CmdLeave: true, CmdMessage: true, CmdHistory: true}
+	switch c.Type {
+	case CmdJoin, CmdLeave, CmdMessage, CmdHistory, CmdUsers, CmdRooms:
+	case CmdPrivate:
+		if !ValidName(c.UserID) {
+			t.Fatalf("private with bad userId accepted: %q", c.UserID)
+		}
+	default:
+		t.Fatalf("unknown type accepted: %q", c.Type)
+	}
+	if needsRoom[c.Type] && !ValidName(c.ChatroomID) {
+		t.Fatalf("bad chatroomId accepted: %q", c.ChatroomID)
+	}
+	if c.Type == CmdMessage {
+		if c.Message == nil || CheckMessage(*c.Message) != nil {
+			t.Fatalf("bad message accepted: %v", c.Message)
+		}
+		m := *c.Message
+		if !utf8.ValidString(m) || strings.TrimSpace(m) == "" || len(m) > MaxMessageLen {
+			t.Fatalf("bad message accepted: %q", m)
+		}
+	}
+	if c.Limit != nil && (*c.Limit < 1 || *c.Limit > MaxLimit) {
+		t.Fatalf("limit %d accepted", *c.Limit)
+	}
+	if c.Since != nil && *c.Since < 0 || c.Before != nil && *c.Before < 0 {
+		t.Fatalf("negative since/before accepted: %+v", c)
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// FuzzValidName checks ValidName against the rule written as a regular expression, and that
+// nothing it accepts can disturb a NATS subject or a KV key.
+func FuzzValidName(f *testing.F) {
+	for _, s := range []string{"lobby", "dm-4f0c2a", "", "a.b", "*", ">", "a b", "café", strings.Repeat("a", 64), strings.Repeat("a", 65), "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := ValidName(s)
+		if want := nameRE.MatchString(s); got != want {
+			t.Fatalf("ValidName(%q) = %v, want %v", s, got, want)
+		}
+		if got && strings.ContainsAny(s, ".*> \t\r\n/\\") {
+			t.Fatalf("ValidName(%q) accepts a subject special", s)
+		}
+		e := CheckMessage(s)
+		if e == nil && (!utf8.ValidString(s) || strings.TrimSpace(s) == "" || len(s) > MaxMessageLen) {
+			t.Fatalf("CheckMessage(%q) accepted", s)
+		}
+		if e != nil && e.Code != CodeBadRequest && e.Code != CodeTooLarge {
+			t.Fatalf("CheckMessage(%q): code %s", s, e.Code)
+		}
+	})
+}
