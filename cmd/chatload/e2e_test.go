@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -167,5 +168,23 @@ func TestParseFlags(t *testing.T) {
 	}
 	if metricsURL("wss://h:1/chat/ws?x=1") != "https://h:1/metrics" || metricsURL("ws://h/ws") != "http://h/metrics" {
 		t.Fatal(metricsURL("wss://h:1/chat/ws?x=1"))
+	}
+}
+
+func TestTokenMode(t *testing.T) {
+	g := newFakeGateway(t)
+	var users sync.Map
+	g.fault = func(user string, n int) faultAction {
+		users.Store(user, true)
+		return deliver
+	}
+	_, err, logs := runLoad(t, Config{URLs: []string{g.url()}, Clients: 3, Publishers: 1, Messages: 5, TokenSecret: fakeSecret})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, logs)
+	}
+	for i := range 3 {
+		if _, ok := users.Load(fakeUser(i)); !ok {
+			t.Fatalf("no delivery to %s: the token's sub was not taken", fakeUser(i))
+		}
 	}
 }

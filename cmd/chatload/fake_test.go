@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // fakeGateway speaks the subset of PROTOCOL.md that chatload uses (welcome,
@@ -81,6 +82,9 @@ func (g *fakeGateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer conn.CloseNow()
 	user, session := r.URL.Query().Get("user"), r.URL.Query().Get("session")
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		user = tokenUser(tok)
+	}
 	c := &fakeConn{key: user + "/" + session, user: user, conn: conn}
 	g.mu.Lock()
 	g.conns[c] = true
@@ -228,5 +232,19 @@ func (g *fakeGateway) deliver(m *fakeConn, ev string, n int) {
 	}
 	m.write(ev)
 }
+
+// tokenUser is the sub of an HS256 token signed with fakeSecret, or "".
+func tokenUser(tok string) string {
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return []byte(fakeSecret), nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
+	sub, _ := claims.GetSubject()
+	if err != nil {
+		return ""
+	}
+	return sub
+}
+
+const fakeSecret = "s3cret"
 
 func fakeUser(i int) string { return "load-" + strconv.Itoa(i) }
