@@ -60,14 +60,22 @@ func (v view) last(ctx context.Context, n int, hi uint64, r *hub.Reply) ([]hub.E
 		return w[len(w)-min(n, len(w)):], nil
 	}
 	need := n - len(w)
-	st, err := v.g.store.Latest(ctx, v.room, need, v.t.From)
+	if hi == 0 {
+		return nil, nil
+	}
+	// hi may lie before the window (the session's own event, stored before the room's
+	// feed started here): nothing after hi may be read, nor offered to the window.
+	upto := min(hi, v.t.From)
+	st, err := v.g.store.Latest(ctx, v.room, need, upto)
 	if err != nil {
 		return nil, err
 	}
 	older := events(st)
-	r.Older, r.OlderFrom = older, 0
-	if len(st) == need {
-		r.OlderFrom = st[0].ID - 1
+	if upto == v.t.From {
+		r.Older, r.OlderFrom = older, 0
+		if len(st) == need {
+			r.OlderFrom = st[0].ID - 1
+		}
 	}
 	return append(older, w...), nil
 }
