@@ -39,6 +39,11 @@ func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
 // ref by the same session is stored once: its Nats-Msg-Id is made of the three.
 func (c *conn) post(ctx context.Context, cmd *protocol.Command) *protocol.Error {
 	if !c.member(cmd.ChatroomID) {
+		if protocol.IsPrivate(cmd.ChatroomID) {
+			if err := c.g.bridge.Access(ctx, c.sess.User, cmd.ChatroomID, false); err != nil {
+				return c.failure("message", err) // forbidden: a private room of other users
+			}
+		}
 		return protocol.Errorf(protocol.CodeNotMember, "join %s before posting to it", cmd.ChatroomID)
 	}
 	ev := protocol.Event{ChatroomID: cmd.ChatroomID, Type: protocol.TypeMessage, UserID: c.sess.User,
