@@ -5,6 +5,7 @@ import { $ } from './js/dom.js';
 import { Chat } from './js/chat.js';
 import { Composer } from './js/composer.js';
 import { Connection } from './js/connection.js';
+import { drawerOpen, setDrawer } from './js/drawer.js';
 import { identity } from './js/identity.js';
 import { Login } from './js/login.js';
 import { Close, socketURL, tokenExpiry } from './js/protocol.js';
@@ -56,6 +57,7 @@ function stopped({ code, error }) {
     replacedNotice = status.toast('This chat was opened in another tab with the same session, so this tab stopped.', {
       action: 'Use this tab',
       kind: 'warn',
+      sticky: true,
       onAction: () => {
         identity.newSession(); // our own session, so the two tabs stop taking turns
         conn.start();
@@ -83,6 +85,7 @@ function stopped({ code, error }) {
   status.toast('The server closed the connection and asked not to reconnect as is.', {
     action: 'Try again',
     kind: 'error',
+    sticky: true,
     onAction: () => conn.start(),
   });
 }
@@ -141,16 +144,10 @@ function wireChrome() {
   });
   $('rooms-refresh').addEventListener('click', () => chat.refreshDirectory());
   const toggle = $('menu-toggle');
-  const setDrawer = (open) => {
-    document.body.classList.toggle('drawer-open', open);
-    toggle.setAttribute('aria-expanded', String(open));
-    $('scrim').hidden = !open;
-    if (open) $('sidebar').querySelector('button, input')?.focus();
-  };
-  toggle.addEventListener('click', () => setDrawer(!document.body.classList.contains('drawer-open')));
+  toggle.addEventListener('click', () => setDrawer(!drawerOpen()));
   $('scrim').addEventListener('click', () => setDrawer(false));
   document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && document.body.classList.contains('drawer-open')) {
+    if (e.key === 'Escape' && drawerOpen()) {
       setDrawer(false);
       toggle.focus();
     }

@@ -2,6 +2,7 @@
 // Network and storage come in through Connection and identity; drawing goes to the views.
 
 import { $ } from './dom.js';
+import { drawerOpen, setDrawer } from './drawer.js';
 import { HISTORY_PAGE, backoffDelay, retryableErrors, roomNameProblem } from './protocol.js';
 import { Room, noticeKey } from './store.js';
 import { RoomView } from './roomview.js';
@@ -201,8 +202,7 @@ export class Chat {
     this.composer.attach(room.title, room.isPrivate, room.draft);
     room.unread = 0;
     this.changed();
-    document.body.classList.remove('drawer-open');
-    $('menu-toggle').setAttribute('aria-expanded', 'false');
+    if (drawerOpen()) setDrawer(false);
   }
 
   showEmpty() {

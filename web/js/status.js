@@ -30,10 +30,10 @@ export class Status {
   }
 
   /**
-   * toast shows a notice for a while; with an action button it stays until used or closed.
-   * Returns a function that removes it.
+   * toast shows a notice for ms; a sticky one stays until used or closed. Returns a function
+   * that removes it.
    */
-  toast(message, { action, onAction, kind = 'info', ms = 7000 } = {}) {
+  toast(message, { action, onAction, kind = 'info', ms = action ? 15000 : 7000, sticky = false } = {}) {
     const close = () => node.remove();
     const node = el(
       'div',
@@ -52,7 +52,7 @@ export class Status {
       el('button', { type: 'button', class: 'icon-btn small', text: '×', 'aria-label': 'Dismiss', onclick: close }),
     );
     this.toasts.append(node);
-    if (!action) setTimeout(close, ms);
+    if (!sticky) setTimeout(close, ms);
     return close;
   }
 }

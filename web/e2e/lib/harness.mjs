@@ -16,6 +16,7 @@ export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const run = promisify(execFile);
 const children = new Set();
 const scratch = [];
+const started = []; // {name, logs} of every process this file ran, for saveLogs
 
 /**
  * skipReason is why browser tests cannot run here, or false. Outside CI a missing chromium
@@ -64,6 +65,7 @@ function start(bin, args, { name, line, field, timeout = 20000 }) {
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
   const logs = [];
+  started.push({ name: `${name} ${args.join(' ')}`, logs });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
     children.delete(proc);
     resolve({ code, signal });
@@ -164,10 +166,10 @@ export async function launch() {
   });
 }
 
-/** saveLogs writes the processes' logs to web/e2e/artifacts/ for reading after a failure. */
-export function saveLogs(name, ...procs) {
+/** saveLogs writes the logs of every process started so far to web/e2e/artifacts/NAME.log. */
+export function saveLogs(name) {
   mkdirSync(artifacts, { recursive: true });
-  const text = procs.filter(Boolean).map((p) => `==== ${p.id || p.url || p.base}\n${p.logs.join('')}`).join('\n');
+  const text = started.map((p) => `==== ${p.name}\n${p.logs.join('')}`).join('\n');
   writeFileSync(path.join(artifacts, `${name}.log`), text);
 }
 

@@ -38,7 +38,9 @@ export function room(page, id) {
 
 /** joinRoom types a room name into "Join a room" and waits for its history to be in. */
 export async function joinRoom(page, name) {
-  await page.getByLabel('Room name').fill(name);
+  const field = page.getByLabel('Room name');
+  if (!(await field.isVisible())) await page.getByRole('button', { name: 'Rooms and people' }).click(); // phone width
+  await field.fill(name);
   await page.getByLabel('Room name').press('Enter');
   await room(page, name).locator('.log-top[data-state="more"], .log-top[data-state="start"]').first().waitFor();
 }
