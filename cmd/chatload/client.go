@@ -31,6 +31,8 @@ type client struct {
 	buf    []byte
 	obj    object
 	turn   int // added to idx to pick the gateway URL; moves on after a failed dial
+	conn   *websocket.Conn
+	cctx   context.Context // ends with conn
 	evt    object
 	frames uint64
 }
@@ -147,6 +149,7 @@ func (c *client) serve(ctx context.Context, conn *websocket.Conn) error {
 			c.r.tot.connected.Add(-1)
 		}
 	}()
+	c.conn, c.cctx = conn, connCtx
 	if err := c.sendJoins(connCtx, conn); err != nil {
 		return err
 	}
@@ -180,25 +183,38 @@ func closeError(err error) error {
 // sendJoins joins every room: the first time for the latest event only (to
 // learn the room's last id), after a drop with since = the last id seen.
 func (c *client) sendJoins(ctx context.Context, conn *websocket.Conn) error {
-	var frame []byte
 	for _, rs := range c.rooms {
-		frame = append(frame[:0], `{"type":"join","chatroomId":"`...)
-		frame = append(frame, rs.name...)
-		frame = append(frame, `","ref":"j`...)
-		frame = strconv.AppendInt(frame, int64(rs.idx), 10)
-		rs.resume = rs.lastID > 0
-		if rs.resume {
-			frame = append(frame, `","since":`...)
-			frame = strconv.AppendInt(frame, rs.lastID, 10)
-			frame = append(frame, '}')
-		} else {
-			frame = append(frame, `","limit":1}`...)
-		}
-		if err := writeFrame(ctx, conn, frame); err != nil {
+		if err := writeFrame(ctx, conn, c.joinFrame(rs)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (c *client) joinFrame(rs *roomState) []byte {
+	frame := append([]byte(nil), `{"type":"join","chatroomId":"`...)
+	frame = append(frame, rs.name...)
+	frame = append(frame, `","ref":"j`...)
+	frame = strconv.AppendInt(frame, int64(rs.idx), 10)
+	rs.resume = rs.lastID > 0
+	if rs.resume {
+		frame = append(frame, `","since":`...)
+		frame = strconv.AppendInt(frame, rs.lastID, 10)
+		return append(frame, '}')
+	}
+	return append(frame, `","limit":1}`...)
+}
+
+// retryJoin sends the join of rs again after a short, jittered pause, on the
+// connection being read: the gateway answered unavailable (retry later).
+func (c *client) retryJoin(rs *roomState) {
+	frame, conn, ctx := c.joinFrame(rs), c.conn, c.cctx
+	pause := 100*time.Millisecond + time.Duration(rand.Int64N(int64(400*time.Millisecond)))
+	go func() {
+		if sleepCtx(ctx, pause) {
+			writeFrame(ctx, conn, frame)
+		}
+	}()
 }
 
 func writeFrame(ctx context.Context, conn *websocket.Conn, frame []byte) error {

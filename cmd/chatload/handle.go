@@ -125,6 +125,34 @@ func (c *client) onError(o *object) {
 	if c.pub != nil && c.pub.onError(o.ref, o.code) {
 		return
 	}
+	if rs := c.joinOf(o.ref); rs != nil && retryable(o.code) {
+		c.r.tot.joinRetries.Add(1)
+		c.retryJoin(rs)
+		return
+	}
 	c.r.tot.otherErrors.Add(1)
 	c.r.noteError("gateway error "+c.user, fmt.Errorf("%s (ref %q)", o.code, o.ref))
+}
+
+// joinOf is the room whose join carried ref ("j<room index>"), or nil.
+func (c *client) joinOf(ref []byte) *roomState {
+	if len(ref) < 2 || ref[0] != 'j' {
+		return nil
+	}
+	idx, _, ok := nextUint(ref[1:])
+	for _, rs := range c.rooms {
+		if ok && uint64(rs.idx) == idx {
+			return rs
+		}
+	}
+	return nil
+}
+
+// retryable says whether a command refused with code may be sent again as is.
+func retryable(code []byte) bool {
+	switch string(code) {
+	case "rate_limited", "unavailable", "internal":
+		return true
+	}
+	return false
 }

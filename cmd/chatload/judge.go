@@ -125,7 +125,7 @@ func writeMetrics(b *strings.Builder, s *summary) {
 		line("before", s.MetricsBefore)
 		line("connected", s.MetricsConnected)
 		line("after", s.MetricsAfter)
-		fmt.Fprintf(b, "per conn      heap %.0f B, rss %.0f B, goroutines %.2f\n", p.HeapInuse, p.RSS, p.Goroutines)
+		fmt.Fprintf(b, "per conn      heap %s, rss %s, goroutines %s\n", perConnValue(p.HeapInuse, " B"), perConnValue(p.RSS, " B"), perConnValue(p.Goroutines, ""))
 	}
 	if len(s.Samples) > 0 {
 		for _, m := range s.Samples {
@@ -136,4 +136,11 @@ func writeMetrics(b *strings.Builder, s *summary) {
 				v.Gateway, v.Metric, v.First, v.Last, 100*v.Growth, v.Grew)
 		}
 	}
+}
+
+func perConnValue(v float64, unit string) string {
+	if v < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f%s", v, unit)
 }

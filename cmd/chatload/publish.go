@@ -227,8 +227,8 @@ func (p *publisher) onError(ref, code []byte) bool {
 		return false
 	}
 	p.r.tot.sendErrors.Add(1)
-	switch string(code) {
-	case "rate_limited", "unavailable", "internal":
+	switch {
+	case retryable(code):
 		p.mu.Lock()
 		p.pending = append(p.pending, m)
 		p.retry = append(p.retry, m)

@@ -34,6 +34,7 @@ type summary struct {
 	SendErrors    uint64 `json:"send_errors"`
 	Rejected      uint64 `json:"rejected"`
 	GatewayErrors uint64 `json:"other_errors"`
+	JoinRetries   uint64 `json:"join_retries"`
 
 	Events          uint64  `json:"events_received"`
 	Delivered       uint64  `json:"delivered"`
@@ -87,6 +88,7 @@ func (r *runner) summarize(sum *summary, sampler *sampler) {
 		sum.Unacked += uint64(p.unacked())
 	}
 	sum.SendErrors, sum.Rejected, sum.GatewayErrors = t.sendErrors.Load(), t.rejected.Load(), t.otherErrors.Load()
+	sum.JoinRetries = t.joinRetries.Load()
 	sum.Events, sum.Delivered = s.events, s.delivered
 	if sum.PublishSeconds > 0 {
 		sum.DeliveredPerSec = float64(s.delivered) / (sum.PublishSeconds + sum.DrainSeconds)
@@ -145,7 +147,8 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	}
 	fmt.Fprintf(&b, "messages      sent %d (%.0f/s), acked %d, unacked %d, resent %d, errors %d, rejected %d\n",
 		s.Sent, s.SentPerSec, s.Acked, s.Unacked, s.Resent, s.SendErrors, s.Rejected)
-	fmt.Fprintf(&b, "delivered     %d (%.0f/s), events received %d\n", s.Delivered, s.DeliveredPerSec, s.Events)
+	fmt.Fprintf(&b, "delivered     %d (%.0f/s), events received %d, join retries %d, other errors %d\n",
+		s.Delivered, s.DeliveredPerSec, s.Events, s.JoinRetries, s.GatewayErrors)
 	l := s.Latency
 	fmt.Fprintf(&b, "latency ms    p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", l.P50, l.P99, l.P999, l.Max)
 	fmt.Fprintf(&b, "faults        lost %d, duplicated %d, out-of-order %d, id not increasing %d, rejoins not recovered %d\n",

@@ -29,7 +29,8 @@ type totals struct {
 	acked        atomic.Uint64 // acks received
 	sendErrors   atomic.Uint64 // error replies to messages (rate_limited, unavailable, ...)
 	rejected     atomic.Uint64 // messages given up on (an error not worth retrying)
-	otherErrors  atomic.Uint64 // error replies to anything else (joins)
+	otherErrors  atomic.Uint64 // error replies to anything else
+	joinRetries  atomic.Uint64 // joins sent again after unavailable/rate_limited/internal
 }
 
 // sums adds up the clients' counters for a report.
