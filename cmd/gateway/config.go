@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chathub/chathub/internal/auth"
 	"github.com/chathub/chathub/internal/protocol"
 )
 
@@ -32,6 +34,18 @@ type config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
+
+	AuthSecretFile  string
+	AuthSecret      []byte // from CHAT_AUTH_SECRET or the file
+	AllowedOrigins  string
+	MessageRate     float64
+	MessageBurst    int
+	CommandRate     float64
+	CommandBurst    int
+	MaxConns        int
+	MaxConnsPerUser int
+	MaxRooms        int
+	PingInterval    time.Duration
 }
 
 // envPrefix: every flag can also be set as CHAT_<FLAG>, e.g. CHAT_NATS_URL for --nats-url.
@@ -57,6 +71,16 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long draining may take on SIGTERM")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.AuthSecretFile, "auth-secret-file", "", "token mode: file holding the HS256 secret (or set CHAT_AUTH_SECRET); empty with no CHAT_AUTH_SECRET means open mode")
+	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated Origin host patterns allowed besides the gateway's own host (e.g. chat.example.com,*.example.com)")
+	fs.Float64Var(&c.MessageRate, "message-rate", 10, "messages per second per session; 0 switches the limit off (load tests)")
+	fs.IntVar(&c.MessageBurst, "message-burst", 20, "messages a session may send at once above its rate")
+	fs.Float64Var(&c.CommandRate, "command-rate", 50, "commands of any kind per second per session; 0 switches the limit off")
+	fs.IntVar(&c.CommandBurst, "command-burst", 100, "commands a session may send at once above its rate")
+	fs.IntVar(&c.MaxConns, "max-conns", 50000, "connections this gateway accepts (beyond: HTTP 503); 0 for no limit")
+	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", 32, "connections of one user on this gateway (beyond: close 1013); 0 for no limit")
+	fs.IntVar(&c.MaxRooms, "max-rooms", 200, "rooms one session may be in (beyond: forbidden); 0 for no limit")
+	fs.DurationVar(&c.PingInterval, "ping-interval", 30*time.Second, "keepalive ping period; a peer silent for a period is cut")
 	if err := fromEnv(fs, getenv); err != nil {
 		return c, err
 	}
@@ -66,7 +90,33 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	if err := c.secret(getenv); err != nil {
+		return c, err
+	}
 	return c, c.check()
+}
+
+// secret reads the token-mode secret from CHAT_AUTH_SECRET or --auth-secret-file.
+func (c *config) secret(getenv func(string) string) error {
+	env := getenv("CHAT_AUTH_SECRET")
+	switch {
+	case env != "" && c.AuthSecretFile != "":
+		return errors.New("set CHAT_AUTH_SECRET or --auth-secret-file, not both")
+	case env != "":
+		c.AuthSecret = []byte(env)
+	case c.AuthSecretFile != "":
+		b, err := os.ReadFile(c.AuthSecretFile)
+		if err != nil {
+			return fmt.Errorf("--auth-secret-file: %w", err)
+		}
+		c.AuthSecret = bytes.TrimSpace(b)
+	default:
+		return nil
+	}
+	if len(c.AuthSecret) < auth.MinSecret {
+		return fmt.Errorf("the auth secret must be at least %d bytes", auth.MinSecret)
+	}
+	return nil
 }
 
 // fromEnv sets every flag that has a CHAT_ variable.
@@ -99,6 +149,14 @@ func (c *config) check() error {
 	positive("window", c.Window > 0)
 	positive("write-timeout", c.WriteTimeout > 0)
 	positive("shutdown-timeout", c.ShutdownTimeout > 0)
+	positive("ping-interval", c.PingInterval > 0)
+	for name, v := range map[string]float64{"message-rate": c.MessageRate, "message-burst": float64(c.MessageBurst),
+		"command-rate": c.CommandRate, "command-burst": float64(c.CommandBurst), "max-conns": float64(c.MaxConns),
+		"max-conns-per-user": float64(c.MaxConnsPerUser), "max-rooms": float64(c.MaxRooms)} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("--%s must not be negative", name))
+		}
+	}
 	if c.StreamReplicas > 5 {
 		errs = append(errs, errors.New("--stream-replicas must be at most 5"))
 	}
@@ -152,4 +210,15 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// origins splits --allowed-origins.
+func (c *config) origins() []string {
+	var out []string
+	for _, o := range strings.Split(c.AllowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }

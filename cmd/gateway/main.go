@@ -33,6 +33,15 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		if err := token(os.Args[2:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(os.Stderr, "gateway token:", err)
+				os.Exit(2)
+			}
+		}
+		return
+	}
 	cfg, err := parse(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -106,6 +115,12 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		SendQueue:    cfg.SendQueue,
 		Window:       cfg.Window,
 		WriteTimeout: cfg.WriteTimeout,
+		AuthSecret:     cfg.AuthSecret,
+		AllowedOrigins: cfg.origins(),
+		Limits: gateway.Limits{MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst,
+			CommandRate: cfg.CommandRate, CommandBurst: cfg.CommandBurst, MaxConns: cfg.MaxConns,
+			MaxConnsPerUser: cfg.MaxConnsPerUser, MaxRooms: cfg.MaxRooms},
+		PingInterval: cfg.PingInterval,
 		Page:         web.Handler(),
 		Logger:       log,
 	}

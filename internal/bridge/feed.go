@@ -24,6 +24,9 @@ type Feeds struct {
 	hub   *hub.Hub
 	log   *slog.Logger
 
+	// OnDeliver, if set before the first room starts, counts events handed to the hub.
+	OnDeliver func(n int)
+
 	mu    sync.Mutex // guards feeds; held for map operations only
 	feeds map[string]*feed
 }

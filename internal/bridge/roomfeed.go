@@ -179,6 +179,9 @@ func (fd *feed) deliver(out []hub.Event) error {
 		return nil
 	}
 	fd.active.Store(time.Now().UnixNano())
+	if fd.owner.OnDeliver != nil {
+		fd.owner.OnDeliver(len(out))
+	}
 	return fd.owner.hub.Deliver(fd.room, fd.epoch, out)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,42 +27,38 @@ type conn struct {
 	writing atomic.Bool  // a writer goroutine is running
 	cutWith atomic.Int32 // the close code this side chose, 0 if none
 
+	expires   time.Time // token mode: the token's expiry, checked at every command
+	allowance allowance // rate limits, used by the reader only
+
 	mu    sync.Mutex      // guards rooms: the reader and unsolicited private joins use it
 	rooms map[string]bool // rooms whose joined reply has been queued
 }
 
 // serveWS upgrades a request to a WebSocket and serves it until it ends.
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if max := g.cfg.Limits.MaxConns; max > 0 && g.conns.count() >= max {
+		writeError(w, protocol.Errorf(protocol.CodeUnavailable, "this gateway is full, try another or later"))
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		CompressionMode: websocket.CompressionDisabled,
+		OriginPatterns:  g.cfg.AllowedOrigins,
+	})
 	if err != nil {
 		return // Accept has answered the request
 	}
 	ws.SetReadLimit(protocol.MaxFrameSize)
-	user, session, perr := identify(r)
+	id, perr, code := g.identify(r)
 	if perr != nil {
-		refuse(r.Context(), ws, perr, protocol.CloseProtocol, g.cfg.WriteTimeout)
+		g.metrics.rejected.WithLabelValues(perr.Code).Inc()
+		refuse(r.Context(), ws, perr, code, g.cfg.WriteTimeout)
 		return
 	}
-	c := &conn{g: g, ws: ws, rooms: make(map[string]bool)}
-	c.sess = hub.NewSession(user, session, uuid.NewString(), g.cfg.SendQueue, c.wake, c.cut)
-	c.log = g.log.With("user", user, "session", session, "conn", c.sess.Conn)
+	c := &conn{g: g, ws: ws, rooms: make(map[string]bool), expires: id.expires, allowance: g.cfg.Limits.allowance()}
+	c.sess = hub.NewSession(id.user, id.session, uuid.NewString(), g.cfg.SendQueue, c.wake, c.cut)
+	c.log = g.log.With("user", id.user, "session", id.session, "conn", c.sess.Conn)
+	g.metrics.opened.Inc()
 	c.serve(r.Context())
-}
-
-// identify reads the identity of an open-mode connection.
-func identify(r *http.Request) (user, session string, e *protocol.Error) {
-	q := r.URL.Query()
-	user, session = q.Get("user"), q.Get("session")
-	if !protocol.ValidName(user) {
-		return "", "", protocol.Errorf(protocol.CodeInvalidUser, "user must be 1 to 64 of A-Z a-z 0-9 _ -")
-	}
-	if session == "" {
-		session = uuid.NewString()
-	}
-	if !protocol.ValidName(session) {
-		return "", "", protocol.Errorf(protocol.CodeBadRequest, "session must be 1 to 64 of A-Z a-z 0-9 _ -")
-	}
-	return user, session, nil
 }
 
 // refuse sends an error frame and closes with code.
@@ -76,8 +73,11 @@ func (c *conn) serve(ctx context.Context) {
 	g := c.g
 	welcome := protocol.Welcome{Type: protocol.TypeWelcome, UserID: c.sess.User, SessionID: c.sess.ID, GatewayID: g.cfg.ID}
 	c.sess.Send(&hub.Frame{Data: protocol.Encode(welcome)})
-	if !g.conns.add(c) {
-		c.closeNow(protocol.CloseGoingAway)
+	if code := g.conns.add(c, g.cfg.Limits.MaxConnsPerUser); code != 0 {
+		if code == protocol.CloseTryLater {
+			c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeUnavailable, "too many connections of this user")))
+		}
+		c.closeNow(code)
 		return
 	}
 	defer g.conns.remove(c)
@@ -109,11 +109,21 @@ func (c *conn) readLoop(ctx context.Context) error {
 			c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text")))
 			continue
 		}
+		if !c.expires.IsZero() && time.Now().After(c.expires) {
+			c.reply(protocol.EncodeError("", errUnauthorized))
+			c.closeNow(protocol.CloseUnauthorized)
+			return nil
+		}
 		cmd, ref, perr := protocol.Decode(data)
+		if perr == nil && !c.allowance.allow(cmd.Type) {
+			perr = errRateLimited
+		}
 		if perr != nil {
+			c.g.metrics.rejected.WithLabelValues(perr.Code).Inc()
 			c.reply(protocol.EncodeError(ref, perr))
 			continue
 		}
+		c.g.metrics.commands.WithLabelValues(cmd.Type).Inc()
 		c.run(ctx, cmd)
 	}
 }
@@ -126,6 +136,7 @@ func (c *conn) teardown(readErr error) {
 	code := int(c.cutWith.Load())
 	status := websocket.CloseStatus(readErr)
 	c.log.Info("connection closed", "client_code", int(status), "gateway_code", code, "err", errString(readErr, status))
+	g.metrics.closed.WithLabelValues(closeLabel(code, status)).Inc()
 	if code == protocol.CloseReplaced {
 		return
 	}
@@ -136,6 +147,25 @@ func (c *conn) teardown(readErr error) {
 		c.log.Warn("presence not updated at close", "err", err)
 	}
 	c.ws.CloseNow()
+}
+
+// closeLabel names why a connection ended, for metrics.
+func closeLabel(gatewayCode int, client websocket.StatusCode) string {
+	switch {
+	case gatewayCode == protocol.CloseSlow:
+		return "slow"
+	case gatewayCode == protocol.CloseReplaced:
+		return "replaced"
+	case gatewayCode == protocol.CloseGoingAway:
+		return "draining"
+	case gatewayCode != 0:
+		return "gateway_" + strconv.Itoa(gatewayCode)
+	case client == websocket.StatusNormalClosure:
+		return "left"
+	case client == -1:
+		return "dropped"
+	}
+	return "client_" + strconv.Itoa(int(client))
 }
 
 func errString(err error, status websocket.StatusCode) string {
@@ -152,6 +182,9 @@ func (c *conn) reply(data []byte) { c.sess.Send(&hub.Frame{Data: data}) }
 // must not block.
 func (c *conn) cut(code int, why string) {
 	if c.cutWith.CompareAndSwap(0, int32(code)) {
+		if code == protocol.CloseSlow {
+			c.g.metrics.slow.Inc()
+		}
 		go c.ws.Close(websocket.StatusCode(code), why)
 	}
 }
@@ -160,4 +193,14 @@ func (c *conn) cut(code int, why string) {
 func (c *conn) closeNow(code int) {
 	c.cutWith.CompareAndSwap(0, int32(code))
 	c.sess.Send(&hub.Frame{Close: code})
+}
+
+// ping cuts the connection unless the peer answers a ping within timeout.
+func (c *conn) ping(ctx context.Context, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := c.ws.Ping(ctx); err != nil && ctx.Err() != nil {
+		c.log.Info("peer did not answer a ping", "err", err)
+		c.ws.CloseNow()
+	}
 }

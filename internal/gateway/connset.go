@@ -13,27 +13,41 @@ import (
 type connSet struct {
 	mu      sync.Mutex
 	bySess  map[*hub.Session]*conn
+	perUser map[string]int
 	empty   chan struct{} // closed while the set is empty and draining
 	drained bool
 }
 
-func newConnSet() connSet { return connSet{bySess: make(map[*hub.Session]*conn)} }
+func newConnSet() connSet {
+	return connSet{bySess: make(map[*hub.Session]*conn), perUser: make(map[string]int)}
+}
 
-// add registers c; it fails once the gateway is draining.
-func (s *connSet) add(c *conn) bool {
+// add registers c. It refuses, with the close code to use, once the gateway is draining
+// (1001) or when the user already has maxPerUser connections here (1013; 0: no limit).
+func (s *connSet) add(c *conn, maxPerUser int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.drained {
-		return false
+		return protocol.CloseGoingAway
+	}
+	if maxPerUser > 0 && s.perUser[c.sess.User] >= maxPerUser {
+		return protocol.CloseTryLater
 	}
 	s.bySess[c.sess] = c
-	return true
+	s.perUser[c.sess.User]++
+	return 0
 }
 
 func (s *connSet) remove(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.bySess[c.sess] != c {
+		return
+	}
 	delete(s.bySess, c.sess)
+	if s.perUser[c.sess.User]--; s.perUser[c.sess.User] <= 0 {
+		delete(s.perUser, c.sess.User)
+	}
 	if s.drained && len(s.bySess) == 0 && s.empty != nil {
 		close(s.empty)
 		s.empty = nil

@@ -35,6 +35,17 @@ type Config struct {
 	WriteTimeout time.Duration
 	// JoinTimeout bounds a join, history included; zero means 10s.
 	JoinTimeout time.Duration
+	// AuthSecret switches on token mode: clients present HS256 JWTs signed with it.
+	// Nil means open mode (?user=), for local use.
+	AuthSecret []byte
+	// AllowedOrigins are Origin host patterns (path.Match) allowed to open /ws besides the
+	// gateway's own host; nil allows the same origin only.
+	AllowedOrigins []string
+	// Limits protect the gateway from clients; the zero value has none.
+	Limits Limits
+	// PingInterval is how often every connection is pinged; a peer that does not answer
+	// within the interval is cut. Zero means 30s.
+	PingInterval time.Duration
 	// Page serves GET / (the chat page); nil serves nothing there.
 	Page http.Handler
 	// Logger receives the gateway's logs; nil discards them.
@@ -45,6 +56,7 @@ func (c Config) withDefaults() Config {
 	c.Grace = orDuration(c.Grace, 10*time.Second)
 	c.WriteTimeout = orDuration(c.WriteTimeout, 10*time.Second)
 	c.JoinTimeout = orDuration(c.JoinTimeout, 10*time.Second)
+	c.PingInterval = orDuration(c.PingInterval, 30*time.Second)
 	if c.SendQueue <= 0 {
 		c.SendQueue = 256
 	}
@@ -65,8 +77,9 @@ type Gateway struct {
 	stop   context.CancelFunc
 	done   sync.WaitGroup // the hub and bridge goroutines
 
-	conns connSet
-	mux   *http.ServeMux
+	conns   connSet
+	metrics *metrics
+	mux     *http.ServeMux
 }
 
 // New opens the stream and buckets on nc, starts the hub and the bridge, and returns once
@@ -90,6 +103,8 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	}
 	g.hub = hub.New(hub.Config{Window: cfg.Window, RoomStart: g.bridge.Feeds.Start, RoomStop: g.bridge.Feeds.Stop})
 	g.bridge.SetHub(g.hub)
+	g.metrics = newMetrics(g)
+	g.bridge.Feeds.OnDeliver = func(n int) { g.metrics.eventsIn.Add(float64(n)) }
 	if err := g.start(ctx); err != nil {
 		return nil, err
 	}
@@ -102,8 +117,9 @@ func (g *Gateway) start(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(context.Background())
 	g.stop = stop
 	ready := make(chan struct{})
-	g.done.Add(2)
+	g.done.Add(3)
 	go func() { defer g.done.Done(); g.hub.Run(runCtx) }()
+	go func() { defer g.done.Done(); g.pinger(runCtx) }()
 	go func() {
 		defer g.done.Done()
 		if err := g.bridge.Run(runCtx, ready); err != nil {
@@ -140,6 +156,23 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.stop()
 	g.done.Wait()
 	return err
+}
+
+// pinger pings every connection each PingInterval, so a dead peer is noticed within about
+// two intervals; one goroutine for the gateway, a short-lived one per ping.
+func (g *Gateway) pinger(ctx context.Context) {
+	t := time.NewTicker(g.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, c := range g.conns.all() {
+				go c.ping(ctx, g.cfg.PingInterval)
+			}
+		}
+	}
 }
 
 func orDuration(d, def time.Duration) time.Duration {

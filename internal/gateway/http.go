@@ -23,19 +23,21 @@ func (g *Gateway) routes() *http.ServeMux {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", g.serveReady)
+	mux.Handle("GET /metrics", g.metrics.handler())
 	return mux
 }
 
 // serveHistory answers GET /history?chatroomId=&limit=&before=[&user=].
 func (g *Gateway) serveHistory(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	room, user := q.Get("chatroomId"), q.Get("user")
+	room := q.Get("chatroomId")
 	if !protocol.ValidName(room) {
 		writeError(w, protocol.Errorf(protocol.CodeInvalidRoom, "chatroomId must be 1 to 64 of A-Z a-z 0-9 _ -"))
 		return
 	}
-	if user != "" && !protocol.ValidName(user) {
-		writeError(w, protocol.Errorf(protocol.CodeInvalidUser, "user must be 1 to 64 of A-Z a-z 0-9 _ -"))
+	user, e := g.requester(r)
+	if e != nil {
+		writeError(w, e)
 		return
 	}
 	limit, e := intParam(q.Get("limit"), protocol.DefaultLimit, 1, protocol.MaxLimit)
