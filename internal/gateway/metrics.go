@@ -85,4 +85,3 @@ func (f factory) histogram(name, help string) prometheus.Histogram {
 func gaugeFunc(name, help string, fn func() float64) prometheus.GaugeFunc {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn)
 }
-
