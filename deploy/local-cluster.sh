@@ -24,7 +24,8 @@
 #   BIN_DIR         where the binaries are                     ($BASE_DIR/bin)
 #   GATEWAY_ARGS    extra flags for every gateway, split on spaces (e.g. "--log-level debug")
 #   NATS_ARGS       extra flags for every natsembed
-#   READY_TIMEOUT   seconds to wait for everything to be ready (60)
+#   READY_TIMEOUT   seconds to wait for everything to be ready (120)
+#   GATEWAY_TRIES   starts of a gateway that exits before it is ready (3)
 #   STOP_TIMEOUT    seconds to wait for a process to stop before SIGKILL (20)
 set -euo pipefail
 
@@ -33,7 +34,8 @@ BASE_DIR=${BASE_DIR:-$ROOT/data/cluster}
 LB=${LB:-auto}
 BUILD=${BUILD:-1}
 FRESH=${FRESH:-0}
-READY_TIMEOUT=${READY_TIMEOUT:-60}
+READY_TIMEOUT=${READY_TIMEOUT:-120}
+GATEWAY_TRIES=${GATEWAY_TRIES:-3}
 STOP_TIMEOUT=${STOP_TIMEOUT:-20}
 GATEWAY_ARGS=${GATEWAY_ARGS:-}
 NATS_ARGS=${NATS_ARGS:-}
@@ -71,7 +73,8 @@ die() {
 # Started processes, by role: stopped gateways first (they close their sessions, through
 # the load balancer, and still need NATS while they do), then the load balancer, then NATS.
 gw_pids=() lb_pids=() nats_pids=()
-declare -A names=()
+declare -A names=() gw_pid_of=()
+started_pid=
 
 # start ROLE NAME CMD...: runs CMD in its own session (so a Ctrl-C in the terminal reaches
 # only this script, which then stops things in order), output to $LOG_DIR/NAME.log.
@@ -80,6 +83,7 @@ start() {
 	shift 2
 	setsid "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
 	local pid=$!
+	started_pid=$pid
 	names[$pid]=$name
 	echo "$pid" >"$RUN_DIR/$name.pid"
 	case $role in
@@ -127,6 +131,14 @@ trap 'exit 143' TERM
 # --- checks -----------------------------------------------------------------------------
 
 port_free() { ! (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# forget PID: drops an exited process from the lists.
+forget() {
+	local p keep=()
+	for p in "${gw_pids[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+	gw_pids=("${keep[@]}")
+	rm -f "$RUN_DIR/${names[$1]}.pid"
+}
 
 # ok URL: true when URL answers 2xx.
 ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
@@ -315,7 +327,8 @@ done
 wait_ok "NATS cluster" "http://$HOST:${monitor_ports[0]}/healthz" \
 	"http://$HOST:${monitor_ports[1]}/healthz" "http://$HOST:${monitor_ports[2]}/healthz"
 
-for i in 1 2 3; do
+start_gateway() {
+	local i=$1
 	start gw "gateway-$i" "$BIN_DIR/gateway" \
 		--addr "$HOST:${gw_ports[i - 1]}" \
 		--nats-url "$nats_url" \
@@ -323,9 +336,55 @@ for i in 1 2 3; do
 		--gateway-id "gw-$i" \
 		--stream-replicas 3 \
 		"${gateway_args[@]}"
-done
-wait_ok "gateways" "http://$HOST:${gw_ports[0]}/readyz" \
-	"http://$HOST:${gw_ports[1]}/readyz" "http://$HOST:${gw_ports[2]}/readyz"
+	gw_pid_of[$i]=$started_pid
+}
+
+# wait_gateways I...: waits until gateway-I answers /readyz, for each I. A gateway that exits
+# before it is ready is started again, GATEWAY_TRIES times in all: on a cluster that has just
+# (re)started, its first JetStream API request can go unanswered (see docs/operations.md).
+wait_gateways() {
+	local i pid pending=("$@") waiting
+	local -A tries=()
+	for i in "$@"; do tries[$i]=1; done
+	while ((${#pending[@]} > 0)); do
+		waiting=()
+		for i in "${pending[@]}"; do
+			if ok "http://$HOST:${gw_ports[i - 1]}/readyz"; then
+				log "gateway-$i ready"
+				continue
+			fi
+			waiting+=("$i")
+			pid=${gw_pid_of[$i]}
+			kill -0 "$pid" 2>/dev/null && continue
+			wait "$pid" 2>/dev/null || true
+			forget "$pid"
+			((tries[$i] < GATEWAY_TRIES)) || {
+				tail -n 5 "$LOG_DIR/gateway-$i.log" >&2 || true
+				die "gateway-$i exited ${tries[$i]} times before it was ready"
+			}
+			log "gateway-$i exited before it was ready ($(tail -n 1 "$LOG_DIR/gateway-$i.log")); starting it again"
+			mv "$LOG_DIR/gateway-$i.log" "$LOG_DIR/gateway-$i.log.${tries[$i]}"
+			tries[$i]=$((tries[$i] + 1))
+			start_gateway "$i"
+		done
+		pending=("${waiting[@]}")
+		((${#pending[@]} > 0)) || break
+		for pid in "${nats_pids[@]}"; do
+			kill -0 "$pid" 2>/dev/null || die "${names[$pid]} exited: see $LOG_DIR/${names[$pid]}.log"
+		done
+		((SECONDS < ready_deadline)) || die "gateways ${pending[*]} not ready after ${READY_TIMEOUT}s"
+		sleep 0.2
+	done
+}
+
+# gateway-1 first: on a fresh cluster, gateways that create the R3 stream and buckets at the
+# same moment can all wait for answers that never come (nats-server issue 3677). Once they
+# exist, the others start together.
+start_gateway 1
+wait_gateways 1
+start_gateway 2
+start_gateway 3
+wait_gateways 2 3
 
 url=http://$HOST:${gw_ports[0]}
 if [[ $LB != none ]]; then
