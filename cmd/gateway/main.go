@@ -132,6 +132,9 @@ func connect(cfg config, log *slog.Logger) (*nats.Conn, *server.Server, error) {
 		nats.Name("chat-gateway " + cfg.GatewayID),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500 * time.Millisecond),
+		// No buffering while reconnecting: a message answered "unavailable" must not be
+		// stored later behind the client's back.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
 	}

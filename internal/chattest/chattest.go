@@ -67,7 +67,7 @@ func (g *Gateway) Close() {
 // test ends.
 func StartGateway(t testing.TB, ns *server.Server, cfg gateway.Config) *Gateway {
 	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
