@@ -9,14 +9,15 @@ import { assertClean, joinRoom, lines, messages, openChat, room, send, waitConne
 describe('chat page across two gateways', { skip: skipReason(), timeout: 150000 }, () => {
   let bins, nats, gwA, gwB, browser, alice, bob;
   const R = 'x-room';
+  const DEPTH = 12; // events kept per room: more than bob misses in the restart test
 
   before(async () => {
     bins = await build();
     nats = await startNats(bins);
-    [gwA, gwB] = await Promise.all([
-      startGateway(bins, { natsUrl: nats.url, id: 'gw-a' }),
-      startGateway(bins, { natsUrl: nats.url, id: 'gw-b' }),
-    ]);
+    // A short per-room history, so that being away for long enough can be tested too.
+    const extra = ['--history-depth', String(DEPTH)];
+    gwA = await startGateway(bins, { natsUrl: nats.url, id: 'gw-a', extra });
+    gwB = await startGateway(bins, { natsUrl: nats.url, id: 'gw-b', extra });
     browser = await launch();
     [alice, bob] = await Promise.all([openChat(browser, gwA.base, 'alice'), openChat(browser, gwB.base, 'bob')]);
   });
@@ -70,7 +71,7 @@ describe('chat page across two gateways', { skip: skipReason(), timeout: 150000 
     await room(bob.page, R).locator('li.pending', { hasText: 'bob typed this offline' }).waitFor();
 
     // Start gw-b again on the same port while alice keeps talking.
-    const restarting = startGateway(bins, { natsUrl: nats.url, id: 'gw-b', addr: gwB.addr, dataDir: gwB.dataDir });
+    const restarting = startGateway(bins, { natsUrl: nats.url, id: 'gw-b', addr: gwB.addr, dataDir: gwB.dataDir, extra: gwB.extra });
     for (let i = 1; i <= 3; i++) await say(`during restart ${i}`);
     gwB = await restarting;
     await waitConnected(bob.page, 30000);
@@ -95,6 +96,35 @@ describe('chat page across two gateways', { skip: skipReason(), timeout: 150000 
     const quiet = await lines(alice.page, R);
     assert.equal(quiet.filter((l) => /bob (left|joined)/.test(l)).length, 1, `alice's lines: ${quiet.join(' | ')}`);
     assert.equal(await room(bob.page, R).locator('li.notice').count(), 0, 'bob should have every event back (recovered)');
+    assertClean(alice, bob);
+  });
+
+  test('away longer than the history keeps: the page says so and shows the latest', async () => {
+    const G = 'gap-room';
+    await joinRoom(alice.page, G);
+    await joinRoom(bob.page, G);
+    await send(alice.page, 'g0');
+    await waitForTexts(bob.page, G, ['g0']);
+
+    const stopping = gwB.stop();
+    await bob.page.locator('#conn[data-state="reconnecting"]').waitFor();
+    assert.equal(await stopping, 0);
+    const sent = ['g0'];
+    for (let i = 1; i <= DEPTH + 3; i++) {
+      await send(alice.page, `g${i}`);
+      sent.push(`g${i}`);
+    }
+    await waitForTexts(alice.page, G, sent);
+    gwB = await startGateway(bins, { natsUrl: nats.url, id: 'gw-b', addr: gwB.addr, dataDir: gwB.dataDir, extra: gwB.extra });
+    await waitConnected(bob.page, 30000);
+
+    // The stream kept only the latest DEPTH events: bob is told of the gap and sees those.
+    await room(bob.page, G).locator('li.notice').waitFor();
+    const kept = sent.slice(-DEPTH);
+    await bob.page.locator(`.room[data-room="${G}"] li.msg .text`, { hasText: kept.at(-1) }).waitFor();
+    const shown = (await messages(bob.page, G)).map((m) => m.text);
+    assert.deepEqual(shown.slice(-kept.length), kept, `bob shows: ${shown.join(' ')}`);
+    assert.equal(new Set(shown).size, shown.length, 'nothing twice');
     assertClean(alice, bob);
   });
 });

@@ -107,8 +107,8 @@ export async function startNats(bins) {
  * startGateway runs a gateway and waits until /readyz answers 200. With natsUrl empty it
  * embeds its own NATS in dataDir. addr "127.0.0.1:PORT" restarts one on a known port.
  */
-export async function startGateway(bins, { dataDir = tempDir('chathub-gw-'), natsUrl = '', id = '', addr = '127.0.0.1:0', grace = '' } = {}) {
-  const args = ['--addr', addr, '--data-dir', dataDir];
+export async function startGateway(bins, { dataDir = tempDir('chathub-gw-'), natsUrl = '', id = '', addr = '127.0.0.1:0', grace = '', extra = [] } = {}) {
+  const args = ['--addr', addr, '--data-dir', dataDir, ...extra];
   if (natsUrl) args.push('--nats-url', natsUrl);
   if (id) args.push('--gateway-id', id);
   if (grace) args.push('--grace', grace);
@@ -119,6 +119,7 @@ export async function startGateway(bins, { dataDir = tempDir('chathub-gw-'), nat
   return {
     base,
     addr: listen,
+    extra,
     dataDir,
     natsUrl,
     id,

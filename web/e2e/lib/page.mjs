@@ -102,7 +102,8 @@ export async function waitForLine(page, id, text) {
 
 /**
  * rawSocket runs a bare WebSocket from inside the page (node 20 has no WebSocket client),
- * sends commands one by one and returns every object received until `until` matches one.
+ * sends commands one by one (the next after the reply to the last, a rate-limited one again)
+ * and returns every object received until `until` matches one.
  */
 export function rawSocket(page, { query, commands, until, timeout = 10000 }) {
   return page.evaluate(
@@ -124,8 +125,13 @@ export function rawSocket(page, { query, commands, until, timeout = 10000 }) {
             if (!piece.trim()) continue;
             const obj = JSON.parse(piece);
             got.push(obj);
+            const current = commands[next - 1];
             if (obj.type === 'welcome') sendNext();
-            else if (obj.ref && obj.ref === commands[next - 1]?.ref) sendNext();
+            else if (obj.code === 'rate_limited' && current && obj.ref === current.ref) {
+              // Honour the gateway's rate limit as a client should: same command, same ref, later.
+              setTimeout(() => ws.send(JSON.stringify(current)), 200);
+              continue;
+            } else if (obj.ref && obj.ref === current?.ref) sendNext();
             if (obj.type === until.type && (!until.ref || obj.ref === until.ref)) {
               clearTimeout(t);
               done(got);
