@@ -188,3 +188,27 @@ func TestTokenMode(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryIsNotAFault refuses one message with rate_limited while the
+// publisher has more in flight: it is sent again and lands after later ones,
+// which is the publisher's doing, not the gateway's.
+func TestRetryIsNotAFault(t *testing.T) {
+	g := newFakeGateway(t)
+	var refused atomic.Bool
+	g.fault = func(user string, n int) faultAction {
+		if user == "?" && n == 10 && refused.CompareAndSwap(false, true) {
+			return refuse
+		}
+		return deliver
+	}
+	sum, err, logs := runLoad(t, Config{URLs: []string{g.url()}, Clients: 3, Publishers: 1, Messages: 40, Window: 8})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, logs)
+	}
+	if sum.SendErrors != 1 || sum.Resent != 1 || sum.ErrorCodes["rate_limited"] != 1 || sum.OutOfOrder != 0 || sum.Delivered != 3*40 {
+		t.Fatalf("errors %d resent %d codes %v ooo %d delivered %d", sum.SendErrors, sum.Resent, sum.ErrorCodes, sum.OutOfOrder, sum.Delivered)
+	}
+	if !refused.Load() {
+		t.Fatal("nothing was refused")
+	}
+}

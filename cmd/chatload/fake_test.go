@@ -38,6 +38,7 @@ const (
 	dup                 // this receiver gets it twice
 	hold                // this receiver gets it after the next one, in one frame
 	cut                 // store it, then cut every connection: no ack, no fan-out
+	refuse              // answer rate_limited and store nothing (asked with user "?")
 )
 
 type fakeRoom struct {
@@ -187,6 +188,11 @@ func (g *fakeGateway) message(c *fakeConn, name, ref, msg string) {
 	if id, ok := g.refs[c.key+"/"+ref]; ok {
 		g.mu.Unlock()
 		c.write(fmt.Sprintf(`{"type":"ack","ref":%q,"chatroomId":%q,"id":%d}`, ref, name, id))
+		return
+	}
+	if g.fault != nil && g.fault("?", room.count+1) == refuse {
+		g.mu.Unlock()
+		c.write(fmt.Sprintf(`{"type":"error","ref":%q,"code":"rate_limited","message":"slow down"}`, ref))
 		return
 	}
 	id, ev := g.store(room, name, "message", c.user, msg)

@@ -115,13 +115,18 @@ func (c *client) onEvent(o *object, now time.Time) {
 		c.stats.distinct.Add(1)
 	case late:
 		c.stats.distinct.Add(1)
-		c.stats.late.Add(1)
+		if b.pub < len(c.r.pubs) && c.r.pubs[b.pub].wasRetried(rs.idx, b.seq) {
+			c.stats.lateRetried.Add(1)
+		} else {
+			c.stats.late.Add(1)
+		}
 	case duplicated:
 		c.stats.duplicated.Add(1)
 	}
 }
 
 func (c *client) onError(o *object) {
+	c.r.errors.add(string(o.code))
 	if c.pub != nil && c.pub.onError(o.ref, o.code) {
 		return
 	}

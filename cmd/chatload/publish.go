@@ -24,8 +24,9 @@ type publisher struct {
 	kick     chan struct{}   // an ack or error arrived; buffer of one
 
 	mu      sync.Mutex
-	pending []outMsg // sent and not acked yet, oldest first
-	retry   []outMsg // refused with a retryable error, to send again
+	pending []outMsg        // sent and not acked yet, oldest first
+	retry   []outMsg        // refused with a retryable error, to send again
+	retried map[msgKey]bool // ever refused and sent again: may land after later ones
 
 	// Owned by the goroutine running serve (one at a time).
 	seq      []uint64 // last seq per position in c.rooms
@@ -33,6 +34,11 @@ type publisher struct {
 	count    int
 	next     time.Time
 	finished bool
+}
+
+type msgKey struct {
+	pos int
+	seq uint64
 }
 
 type outMsg struct {
@@ -230,6 +236,10 @@ func (p *publisher) onError(ref, code []byte) bool {
 	switch {
 	case retryable(code):
 		p.mu.Lock()
+		if p.retried == nil {
+			p.retried = map[msgKey]bool{}
+		}
+		p.retried[msgKey{m.pos, m.seq}] = true
 		p.pending = append(p.pending, m)
 		p.retry = append(p.retry, m)
 		p.mu.Unlock()
@@ -239,6 +249,20 @@ func (p *publisher) onError(ref, code []byte) bool {
 	}
 	p.notify()
 	return true
+}
+
+// wasRetried says whether seq of room (an index) was refused and sent again,
+// so that arriving after later numbers is the publisher's doing: with a window
+// above one, the later ones were stored while it waited.
+func (p *publisher) wasRetried(room int, seq uint64) bool {
+	for pos, rs := range p.c.rooms {
+		if rs.idx == room {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return p.retried[msgKey{pos, seq}]
+		}
+	}
+	return false
 }
 
 func (p *publisher) notify() {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"strings"
 	"time"
 )
@@ -27,14 +26,15 @@ type summary struct {
 	ConnectFailed  int `json:"clients_not_connected"`
 	ConnectedAtEnd int `json:"clients_connected_at_end"`
 
-	Sent          uint64 `json:"sent"`
-	Resent        uint64 `json:"resent"`
-	Acked         uint64 `json:"acked"`
-	Unacked       uint64 `json:"unacked"`
-	SendErrors    uint64 `json:"send_errors"`
-	Rejected      uint64 `json:"rejected"`
-	GatewayErrors uint64 `json:"other_errors"`
-	JoinRetries   uint64 `json:"join_retries"`
+	Sent          uint64         `json:"sent"`
+	Resent        uint64         `json:"resent"`
+	Acked         uint64         `json:"acked"`
+	Unacked       uint64         `json:"unacked"`
+	SendErrors    uint64         `json:"send_errors"`
+	Rejected      uint64         `json:"rejected"`
+	GatewayErrors uint64         `json:"other_errors"`
+	JoinRetries   uint64         `json:"join_retries"`
+	ErrorCodes    map[string]int `json:"errors_by_code,omitempty"`
 
 	Events          uint64  `json:"events_received"`
 	Delivered       uint64  `json:"delivered"`
@@ -45,6 +45,7 @@ type summary struct {
 	Lost       uint64 `json:"lost"`
 	Duplicated uint64 `json:"duplicated"`
 	OutOfOrder uint64 `json:"out_of_order"`
+	LateRetry  uint64 `json:"late_after_retry"`
 	IDBackward uint64 `json:"id_not_increasing"`
 	NotResumed uint64 `json:"rejoins_not_recovered"`
 
@@ -80,9 +81,8 @@ func (r *runner) summarize(sum *summary, sampler *sampler) {
 	s := sumClients(r.clients)
 	sum.Connections.Made, sum.Connections.Failed = t.dials.Load(), t.dialFailures.Load()
 	sum.Connections.Reconnects = s.reconnects
-	r.dropsMu.Lock()
-	sum.Connections.Drops = maps.Clone(r.drops)
-	r.dropsMu.Unlock()
+	sum.Connections.Drops = r.drops.snapshot()
+	sum.ErrorCodes = r.errors.snapshot()
 	sum.Sent, sum.Resent, sum.Acked = t.sent.Load(), t.resent.Load(), t.acked.Load()
 	for _, p := range r.pubs {
 		sum.Unacked += uint64(p.unacked())
@@ -97,7 +97,7 @@ func (r *runner) summarize(sum *summary, sampler *sampler) {
 	h := &s.latency
 	sum.Latency = latency{ms(h.quantile(0.50)), ms(h.quantile(0.99)), ms(h.quantile(0.999)), ms(h.maxLatency())}
 	sum.Lost, sum.Duplicated, sum.OutOfOrder = r.lost(), s.duplicated, s.late
-	sum.IDBackward, sum.NotResumed = s.idBackward, s.notResumed
+	sum.IDBackward, sum.NotResumed, sum.LateRetry = s.idBackward, s.notResumed, s.lateRetried
 	if r.cfg.Idle {
 		sum.PerConnection = perConnection(sum.MetricsBefore, sum.MetricsConnected, r.cfg.Clients)
 	}
@@ -149,10 +149,16 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 		s.Sent, s.SentPerSec, s.Acked, s.Unacked, s.Resent, s.SendErrors, s.Rejected)
 	fmt.Fprintf(&b, "delivered     %d (%.0f/s), events received %d, join retries %d, other errors %d\n",
 		s.Delivered, s.DeliveredPerSec, s.Events, s.JoinRetries, s.GatewayErrors)
+	if len(s.ErrorCodes) > 0 {
+		fmt.Fprintf(&b, "errors        by code %v\n", s.ErrorCodes)
+	}
 	l := s.Latency
 	fmt.Fprintf(&b, "latency ms    p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", l.P50, l.P99, l.P999, l.Max)
 	fmt.Fprintf(&b, "faults        lost %d, duplicated %d, out-of-order %d, id not increasing %d, rejoins not recovered %d\n",
 		s.Lost, s.Duplicated, s.OutOfOrder, s.IDBackward, s.NotResumed)
+	if s.LateRetry > 0 {
+		fmt.Fprintf(&b, "not faults    %d deliveries after later ones because their first send was refused and retried\n", s.LateRetry)
+	}
 	writeMetrics(&b, s)
 	if err := s.verdict(); err != nil {
 		fmt.Fprintf(&b, "result        FAIL: %v\n", err)

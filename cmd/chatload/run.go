@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -30,8 +31,8 @@ type runner struct {
 
 	errs errorLog
 
-	dropsMu sync.Mutex
-	drops   map[string]int // connections lost, by close code ("none": cut without a close frame)
+	drops  counts // connections lost, by close code ("none": cut without a close frame)
+	errors counts // error replies, by code
 }
 
 func (r *runner) noteDrop(code websocket.StatusCode) {
@@ -39,13 +40,32 @@ func (r *runner) noteDrop(code websocket.StatusCode) {
 	if code >= 0 {
 		key = strconv.Itoa(int(code))
 	}
-	r.dropsMu.Lock()
-	defer r.dropsMu.Unlock()
-	r.drops[key]++
+	r.drops.add(key)
+}
+
+// counts is a small tally by name, safe for concurrent use.
+type counts struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (c *counts) add(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]int{}
+	}
+	c.m[key]++
+}
+
+func (c *counts) snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.m)
 }
 
 func newRunner(cfg Config, stderr io.Writer) *runner {
-	r := &runner{cfg: cfg, startc: make(chan struct{}), prodDone: make(chan struct{}), drops: map[string]int{}}
+	r := &runner{cfg: cfg, startc: make(chan struct{}), prodDone: make(chan struct{})}
 	r.errs.w = stderr
 	r.members = make([]int, cfg.Rooms)
 	for i := range cfg.Clients {

@@ -8,15 +8,16 @@ import (
 // clientStats are one client's counters. The client's reader goroutine is the
 // only writer; the reporter reads them while the run goes on.
 type clientStats struct {
-	events     atomic.Uint64 // stored events received (all types, all runs)
-	delivered  atomic.Uint64 // this run's messages received, repeats included
-	distinct   atomic.Uint64 // this run's messages received for the first time
-	duplicated atomic.Uint64 // a (room, publisher, seq) received again
-	late       atomic.Uint64 // a seq received after a higher one of the same publisher and room
-	idBackward atomic.Uint64 // an event whose id was not above the room's previous id
-	reconnects atomic.Uint64 // connections re-established after a drop
-	notResumed atomic.Uint64 // rejoins answered "recovered":false (a gap the gateway admits)
-	latency    histogram     // end-to-end latency of this run's messages
+	events      atomic.Uint64 // stored events received (all types, all runs)
+	delivered   atomic.Uint64 // this run's messages received, repeats included
+	distinct    atomic.Uint64 // this run's messages received for the first time
+	duplicated  atomic.Uint64 // a (room, publisher, seq) received again
+	late        atomic.Uint64 // a seq received after a higher one of the same publisher and room
+	lateRetried atomic.Uint64 // the same, for a seq the publisher had to send again (not a fault)
+	idBackward  atomic.Uint64 // an event whose id was not above the room's previous id
+	reconnects  atomic.Uint64 // connections re-established after a drop
+	notResumed  atomic.Uint64 // rejoins answered "recovered":false (a gap the gateway admits)
+	latency     histogram     // end-to-end latency of this run's messages
 }
 
 // totals are the run-wide counters, shared by all goroutines.
@@ -37,6 +38,7 @@ type totals struct {
 type sums struct {
 	events, delivered, distinct  uint64
 	duplicated, late, idBackward uint64
+	lateRetried                  uint64
 	reconnects, notResumed       uint64
 	latency                      snapshot
 }
@@ -50,6 +52,7 @@ func sumClients(clients []*client) *sums {
 		s.distinct += st.distinct.Load()
 		s.duplicated += st.duplicated.Load()
 		s.late += st.late.Load()
+		s.lateRetried += st.lateRetried.Load()
 		s.idBackward += st.idBackward.Load()
 		s.reconnects += st.reconnects.Load()
 		s.notResumed += st.notResumed.Load()
