@@ -2,6 +2,7 @@
 // on loopback, and Debian's chromium driven by playwright-core.
 
 import { spawn, execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -61,8 +62,8 @@ export async function build() {
  * start runs a binary and waits for the slog line holding `msg="<line>"`, returning the
  * value of `<field>=` on it. Everything it logs is kept for artifacts/.
  */
-function start(bin, args, { name, line, field, timeout = 20000 }) {
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(bin, args, { name, line, field, timeout = 20000, env = {} }) {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(proc);
   const logs = [];
   started.push({ name: `${name} ${args.join(' ')}`, logs });
@@ -107,12 +108,12 @@ export async function startNats(bins) {
  * startGateway runs a gateway and waits until /readyz answers 200. With natsUrl empty it
  * embeds its own NATS in dataDir. addr "127.0.0.1:PORT" restarts one on a known port.
  */
-export async function startGateway(bins, { dataDir = tempDir('chathub-gw-'), natsUrl = '', id = '', addr = '127.0.0.1:0', grace = '', extra = [] } = {}) {
+export async function startGateway(bins, { dataDir = tempDir('chathub-gw-'), natsUrl = '', id = '', addr = '127.0.0.1:0', grace = '', extra = [], env = {} } = {}) {
   const args = ['--addr', addr, '--data-dir', dataDir, ...extra];
   if (natsUrl) args.push('--nats-url', natsUrl);
   if (id) args.push('--gateway-id', id);
   if (grace) args.push('--grace', grace);
-  const p = start(bins.gateway, args, { name: `gateway ${id}`, line: 'gateway listening', field: 'addr' });
+  const p = start(bins.gateway, args, { name: `gateway ${id}`, line: 'gateway listening', field: 'addr', env });
   const listen = await p.found;
   const base = `http://${listen}`;
   await waitReady(base, p);
@@ -180,3 +181,11 @@ function cleanup() {
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(1); });
+
+/** jwt mints an HS256 token, as an identity provider of a token-mode deployment would. */
+export function jwt(secret, claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+  const sig = createHmac('sha256', secret).update(body).digest('base64url');
+  return `${body}.${sig}`;
+}
