@@ -120,6 +120,7 @@ function signOut() {
   conn.stop(Close.normal); // 1000: the gateway lets the others know at once
   chat.reset();
   identity.forget();
+  status.show('offline', 'Signed out');
   signIn('name');
 }
 
@@ -184,8 +185,9 @@ function wireChrome() {
 function boot() {
   wireChrome();
   identity.takeFragmentToken();
-  if (identity.token || identity.user) conn.start();
-  else signIn('name');
+  if (identity.token || identity.user) return conn.start();
+  status.show('offline', 'Not signed in');
+  signIn('name');
 }
 
 boot();

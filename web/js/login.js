@@ -42,8 +42,24 @@ export class Login {
     this.message.hidden = !message;
     if (name) this.name.value = name;
     if (!this.dialog.open) this.dialog.showModal();
+    this.showLobby();
     (mode === 'name' ? this.name : this.token).focus();
     return new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  /** showLobby tells who is around (GET /users, GET /rooms), so the page is not a blank form. */
+  async showLobby() {
+    const line = $('login-lobby');
+    try {
+      const [users, rooms] = await Promise.all(['users', 'rooms'].map((p) => fetch(p).then((r) => (r.ok ? r.json() : Promise.reject()))));
+      const u = users.users?.length || 0;
+      const top = (rooms.rooms || []).sort((a, b) => b.users - a.users).slice(0, 3).map((r) => `#${r.chatroomId}`);
+      line.textContent =
+        `${u === 1 ? '1 person' : `${u} people`} online` + (top.length ? ` · busiest rooms: ${top.join(', ')}` : '');
+      line.hidden = false;
+    } catch {
+      line.hidden = true; // only a nicety: the dialog works without it
+    }
   }
 
   setMode(mode) {
