@@ -86,7 +86,11 @@ func (c *client) run(ctx context.Context) {
 		first, backoff = false, 50*time.Millisecond
 		err = c.serve(ctx, conn)
 		if ctx.Err() == nil {
-			c.r.noteDrop(websocket.CloseStatus(err))
+			code := websocket.CloseStatus(err)
+			c.r.noteDrop(code)
+			if code == websocket.StatusGoingAway {
+				c.turn++ // that gateway is draining: go to the next one
+			}
 		}
 		if errors.Is(err, errPermanent) {
 			c.r.noteError("session "+c.user, err)
