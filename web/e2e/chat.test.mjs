@@ -199,6 +199,26 @@ describe('chat page on one gateway', { skip: skipReason(), timeout: 120000 }, ()
     }
   });
 
+  test('usable with the keyboard alone', async () => {
+    const { page } = alice;
+    await page.locator('body').click({ position: { x: 1, y: 1 } }); // start from the top of the page
+    let found = false;
+    for (let i = 0; i < 40 && !found; i++) {
+      await page.keyboard.press('Tab');
+      found = await page.evaluate(() => document.activeElement?.id === 'join-name');
+    }
+    assert.ok(found, 'Tab reaches the room name field');
+    await page.keyboard.type('e2e-keys');
+    await page.keyboard.press('Enter');
+    await room(page, 'e2e-keys').locator('.log-top[data-state="start"]').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'composer-input', 'joining moves to the message box');
+    await page.keyboard.type('typed without a mouse');
+    await page.keyboard.press('Enter');
+    await waitForTexts(page, 'e2e-keys', ['typed without a mouse']);
+    await page.keyboard.press('Alt+ArrowUp'); // previous open room
+    assert.notEqual(await page.locator('.room:not([hidden])').getAttribute('data-room'), 'e2e-keys');
+  });
+
   test('screenshot of a conversation for the docs', async () => {
     const name = 'design';
     const { page } = alice;
@@ -245,5 +265,15 @@ describe('chat page on one gateway', { skip: skipReason(), timeout: 120000 }, ()
     } finally {
       await phone.context.close();
     }
+  });
+
+  test('signing out leaves at once: the others see it without waiting for a grace period', async () => {
+    const before = (await lines(alice.page, 'e2e-room')).filter((l) => l.includes('bob left')).length;
+    await bob.page.getByRole('button', { name: 'Sign out' }).click();
+    await bob.page.getByLabel('Your name').waitFor();
+    // Well inside the 10 s grace period that a dropped connection would get.
+    await waitForLine(alice.page, 'e2e-room', 'bob left', before + 1, 5000);
+    await alice.page.locator('#people li[data-user="bob"]').waitFor({ state: 'detached', timeout: 5000 });
+    assertClean(alice, bob);
   });
 });

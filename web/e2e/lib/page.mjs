@@ -95,9 +95,14 @@ export async function waitForTexts(page, id, texts, { timeout = WAIT } = {}) {
   return messages(page, id);
 }
 
-/** waitForLine waits for a quiet line with this text in a room. */
-export async function waitForLine(page, id, text) {
-  await room(page, id).locator('li.line', { hasText: text }).first().waitFor();
+/** waitForLine waits until a room holds at least n quiet lines with this text (shown or not). */
+export async function waitForLine(page, id, text, n = 1, timeout = WAIT) {
+  await page.waitForFunction(
+    ({ id, text, n }) =>
+      [...document.querySelectorAll(`.room[data-room="${CSS.escape(id)}"] li.line`)].filter((li) => li.textContent.includes(text)).length >= n,
+    { id, text, n },
+    { polling: 100, timeout },
+  );
 }
 
 /**
