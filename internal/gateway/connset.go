@@ -14,27 +14,32 @@ type connSet struct {
 	mu      sync.Mutex
 	bySess  map[*hub.Session]*conn
 	perUser map[string]int
-	empty   chan struct{} // closed while the set is empty and draining
+	perSess map[[2]string]int // connections of one (user, session): a reconnect replaces one
+	empty   chan struct{}     // closed while the set is empty and draining
 	drained bool
 }
 
 func newConnSet() connSet {
-	return connSet{bySess: make(map[*hub.Session]*conn), perUser: make(map[string]int)}
+	return connSet{bySess: make(map[*hub.Session]*conn), perUser: make(map[string]int), perSess: make(map[[2]string]int)}
 }
 
 // add registers c. It refuses, with the close code to use, once the gateway is draining
-// (1001) or when the user already has maxPerUser connections here (1013; 0: no limit).
+// (1001) or when the user already has maxPerUser connections here (1013; 0: no limit). A
+// connection of a session that is already connected here is not refused: it replaces the
+// older one, which is about to close with 4001.
 func (s *connSet) add(c *conn, maxPerUser int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.drained {
 		return protocol.CloseGoingAway
 	}
-	if maxPerUser > 0 && s.perUser[c.sess.User] >= maxPerUser {
+	key := [2]string{c.sess.User, c.sess.ID}
+	if maxPerUser > 0 && s.perUser[c.sess.User] >= maxPerUser && s.perSess[key] == 0 {
 		return protocol.CloseTryLater
 	}
 	s.bySess[c.sess] = c
 	s.perUser[c.sess.User]++
+	s.perSess[key]++
 	return 0
 }
 
@@ -47,6 +52,10 @@ func (s *connSet) remove(c *conn) {
 	delete(s.bySess, c.sess)
 	if s.perUser[c.sess.User]--; s.perUser[c.sess.User] <= 0 {
 		delete(s.perUser, c.sess.User)
+	}
+	key := [2]string{c.sess.User, c.sess.ID}
+	if s.perSess[key]--; s.perSess[key] <= 0 {
+		delete(s.perSess, key)
 	}
 	if s.drained && len(s.bySess) == 0 && s.empty != nil {
 		close(s.empty)
