@@ -24,8 +24,9 @@ type conn struct {
 	sess *hub.Session
 	log  *slog.Logger
 
-	writing atomic.Bool  // a writer goroutine is running
-	cutWith atomic.Int32 // the close code this side chose, 0 if none
+	writing  atomic.Bool  // a writer goroutine is running
+	cutWith  atomic.Int32 // the close code this side chose, 0 if none
+	lastRead atomic.Int64 // unix nanos of the last frame read from the client
 
 	expires   time.Time // token mode: the token's expiry, checked at every command
 	allowance allowance // rate limits, used by the reader only
@@ -105,6 +106,7 @@ func (c *conn) readLoop(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		c.lastRead.Store(time.Now().UnixNano())
 		if typ != websocket.MessageText {
 			c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text")))
 			continue
@@ -195,11 +197,15 @@ func (c *conn) closeNow(code int) {
 	c.sess.Send(&hub.Frame{Close: code})
 }
 
-// ping cuts the connection unless the peer answers a ping within timeout.
+// ping cuts the connection unless the peer answers a ping within timeout. The pong is read
+// by the connection's reader, which may be busy running the client's commands: a client
+// that sent a frame within the timeout is alive whether or not its pong was read.
 func (c *conn) ping(ctx context.Context, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := c.ws.Ping(ctx); err != nil && ctx.Err() != nil {
+	err := c.ws.Ping(ctx)
+	busy := time.Since(time.Unix(0, c.lastRead.Load())) < timeout
+	if err != nil && ctx.Err() != nil && !busy {
 		c.log.Info("peer did not answer a ping", "err", err)
 		c.ws.CloseNow()
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/chathub/chathub/internal/protocol"
@@ -35,9 +36,11 @@ func (c *conn) writeLoop() {
 	for {
 		buf.Reset()
 		code := c.collect(buf)
-		if buf.Len() > 0 && c.write(buf.Bytes()) != nil {
-			c.ws.CloseNow()
-			return // stays "writing": nothing more is written to a broken connection
+		if buf.Len() > 0 {
+			if err := c.write(buf.Bytes()); err != nil {
+				c.writeFailed(err)
+				return // stays "writing": nothing more is written to a broken connection
+			}
 		}
 		if code != 0 {
 			c.cutWith.CompareAndSwap(0, int32(code))
@@ -72,6 +75,16 @@ func (c *conn) collect(buf *bytes.Buffer) int {
 		}
 	}
 	return 0
+}
+
+// writeFailed cuts a connection whose write failed. A write that ran out of time is a
+// client that stopped reading: cut as too slow (it finds its connection simply cut).
+func (c *conn) writeFailed(err error) {
+	if errors.Is(err, context.DeadlineExceeded) && c.cutWith.CompareAndSwap(0, protocol.CloseSlow) {
+		c.g.metrics.slow.Inc()
+		c.log.Info("client stopped reading; connection cut")
+	}
+	c.ws.CloseNow()
 }
 
 func (c *conn) write(data []byte) error {

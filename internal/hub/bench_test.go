@@ -146,13 +146,13 @@ func (bn *bench) drain(s *Session, got *counter) {
 	for {
 		select {
 		case f := <-s.Out():
-			n := 1
+			n := events(f)
 			bytes += len(f.Data)
 		batch:
 			for {
 				select {
 				case f := <-s.Out():
-					n++
+					n += events(f)
 					bytes += len(f.Data)
 				default:
 					break batch
@@ -173,4 +173,15 @@ func (bn *bench) pace(rooms, lag int) {
 			runtime.Gosched()
 		}
 	}
+}
+
+// events counts the events of a frame: a batch holds several, newline-separated.
+func events(f *Frame) int {
+	n := 1
+	for _, c := range f.Data {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
 }

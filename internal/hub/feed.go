@@ -37,22 +37,45 @@ func (q deliverReq) apply(h *Hub) {
 	if r == nil || r.epoch != q.epoch || !r.ready {
 		return
 	}
+	fresh := make([]Event, 0, len(q.evs))
 	for _, ev := range q.evs {
-		if ev.ID <= r.lastID {
-			continue
+		if ev.ID > r.lastID {
+			r.push(ev, h.cfg.Window)
+			fresh = append(fresh, ev)
 		}
-		r.push(ev, h.cfg.Window)
-		h.fanout(r, ev.Frame)
+	}
+	if len(fresh) > 0 && len(r.members) > 0 {
+		h.fanout(r, batch(fresh), len(fresh))
 	}
 	h.admit(r)
 }
 
-// fanout queues f for every member of r without blocking; members that cannot keep up are
+// batch is the frame of several events: their objects, newline-separated, so each member
+// takes one queue slot and one write for the whole batch. One event's frame is its own.
+func batch(evs []Event) *Frame {
+	if len(evs) == 1 {
+		return evs[0].Frame
+	}
+	n := len(evs) - 1
+	for _, ev := range evs {
+		n += len(ev.Frame.Data)
+	}
+	data := make([]byte, 0, n)
+	for i, ev := range evs {
+		if i > 0 {
+			data = append(data, '\n')
+		}
+		data = append(data, ev.Frame.Data...)
+	}
+	return &Frame{Data: data}
+}
+
+// fanout queues f (holding events events) for every member of r without blocking; members that cannot keep up are
 // cut and removed.
-func (h *Hub) fanout(r *room, f *Frame) {
+func (h *Hub) fanout(r *room, f *Frame, events int) {
 	for s, m := range r.members {
 		if m.pending {
-			if len(m.buf) >= h.cfg.PendingMax {
+			if m.held += events; m.held > h.cfg.PendingMax {
 				h.cutSlow(s)
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -97,7 +98,7 @@ func (c *conn) drain() []string {
 	for {
 		select {
 		case f := <-c.Out():
-			got = append(got, string(f.Data))
+			got = append(got, strings.Split(string(f.Data), "\n")...)
 		default:
 			return got
 		}

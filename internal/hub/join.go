@@ -73,7 +73,7 @@ func (h *Hub) admit(r *room) {
 		}
 		h.gen++
 		m.gen = h.gen
-		m.pending, m.buf = true, nil
+		m.pending, m.buf, m.held = true, nil, 0
 		w.reply <- Ticket{Gen: m.gen, Upto: r.lastID, From: r.from, Window: r.snapshot()}
 	}
 	r.waiting = kept
@@ -119,7 +119,7 @@ func (j joinedReq) apply(h *Hub) {
 		h.remove(j.Session)
 		return
 	}
-	m.pending, m.buf = false, nil
+	m.pending, m.buf, m.held = false, nil, 0
 }
 
 // Leave takes s out of room and then queues reply (which may be nil): after it, the

@@ -12,6 +12,7 @@ type member struct {
 	pending bool
 	gen     uint64
 	buf     []*Frame
+	held    int // events in buf (a frame may hold several)
 }
 
 // room is the hub's state of one room with local members.
