@@ -97,6 +97,12 @@ func Start(t testing.TB, opts Options) *Cluster {
 		opts.Frontends = [][]int{{0, 1, 2}}
 	}
 	c := &Cluster{t: t, opts: opts, Dir: t.TempDir(), Bins: bins}
+	if keep := os.Getenv("CLUSTERTEST_KEEP"); keep != "" { // keep logs and stores for a look
+		if c.Dir, err = os.MkdirTemp(keep, strings.ReplaceAll(t.Name(), "/", "_")+"-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("logs and stores in %s", c.Dir)
+	}
 	ports, err := freePorts(3*4 + len(opts.Frontends))
 	if err != nil {
 		t.Fatal(err)

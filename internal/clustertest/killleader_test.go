@@ -1,0 +1,63 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// The NATS node leading the event stream killed with SIGKILL: no acknowledged message is
+// lost, publishing resumes by itself within seconds, and clients stay connected.
+func TestStreamLeaderKilled(t *testing.T) {
+	c := Start(t, Options{})
+	l := startLoad(t, c, "leader")
+	steady(t, l, 1000)
+
+	nc, err := c.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader, err := c.StreamLeader(ctx, nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := l.Summary()
+	acked := l.Acked()
+	killed := time.Now()
+	leader.Kill()
+	t.Logf("killed %s (SIGKILL), the leader of CHAT_EVENTS, with %d messages acknowledged", leader.ServerName, acked)
+
+	// Messages in flight at the kill may be acknowledged at once; 50 more means publishing
+	// works again. A new leader needs an election: nats-server's RAFT election timeout is
+	// 4 to 9 s after the leader's last heartbeat.
+	if err := l.WaitAckedSince(acked, 50, 30*time.Second); err != nil {
+		t.Fatalf("publishing did not resume: %v; %v", err, l.Summary())
+	}
+	resumed := time.Since(killed)
+	t.Logf("50 more messages acknowledged %v after the kill", resumed.Round(time.Millisecond))
+	if resumed > 12*time.Second {
+		t.Errorf("publishing took %v to resume, want seconds", resumed)
+	}
+	err = poll(20*time.Second, 100*time.Millisecond, func() error {
+		n, err := c.StreamLeader(ctx, nc)
+		if err == nil && n == leader {
+			err = fmt.Errorf("still led by %s", n.ServerName)
+		}
+		return err
+	})
+	if err != nil {
+		t.Errorf("no new stream leader: %v", err)
+	}
+	steady(t, l, 1000)
+	after := l.Summary()
+	finish(t, l)
+	t.Logf("while the leader failed over: reconnects %d, errors %v, resent %d",
+		after.Reconnects-before.Reconnects, after.Errors, after.Resent-before.Resent)
+	if n := after.Reconnects - before.Reconnects; n != 0 {
+		t.Errorf("%d clients reconnected (closes %v); a stream leader change should not drop them", n, after.Closes)
+	}
+}
