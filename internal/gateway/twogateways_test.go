@@ -126,8 +126,19 @@ func TestTwoGatewaysRaceFirstJoin(t *testing.T) {
 		for _, e := range evs {
 			got = append(got, e.Type+"/"+e.SessionID)
 		}
-		if len(evs) != 2 || evs[0].Type != "join" || evs[1].Type != "add" || evs[0].SessionID == evs[1].SessionID {
-			t.Errorf("%s: %v", room, got)
+		joins := 0
+		for _, e := range evs {
+			if e.Type == "join" {
+				joins++
+			}
+		}
+		switch {
+		case len(evs) != 2 || joins != 1 || evs[0].SessionID == evs[1].SessionID:
+			t.Errorf("%s: want exactly one join and one add, got %v", room, got)
+		case evs[0].Type != "join":
+			// The member-set compare-and-set decides join/add, but the two appends that
+			// follow it are not ordered: the add can be stored before the join.
+			t.Errorf("%s: add stored before the join: %v", room, got)
 		}
 	}
 	for i, rs := range replies {
