@@ -27,6 +27,9 @@
 #   READY_TIMEOUT   seconds to wait for everything to be ready (120)
 #   GATEWAY_TRIES   starts of a gateway that exits before it is ready (3)
 #   STOP_TIMEOUT    seconds to wait for a process to stop before SIGKILL (20)
+#   KEEP_GOING=1    once ready, a process that dies is reported and the others keep running
+#                   (for failover tests: kill a gateway or a NATS node, restart it with the
+#                   command line saved in $BASE_DIR/run/NAME.cmd)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +40,7 @@ FRESH=${FRESH:-0}
 READY_TIMEOUT=${READY_TIMEOUT:-120}
 GATEWAY_TRIES=${GATEWAY_TRIES:-3}
 STOP_TIMEOUT=${STOP_TIMEOUT:-20}
+KEEP_GOING=${KEEP_GOING:-0}
 GATEWAY_ARGS=${GATEWAY_ARGS:-}
 NATS_ARGS=${NATS_ARGS:-}
 HOST=127.0.0.1
@@ -86,6 +90,7 @@ start() {
 	started_pid=$pid
 	names[$pid]=$name
 	echo "$pid" >"$RUN_DIR/$name.pid"
+	printf '%q ' "$@" >"$RUN_DIR/$name.cmd"
 	case $role in
 	gw) gw_pids+=("$pid") ;;
 	lb) lb_pids+=("$pid") ;;
@@ -134,20 +139,24 @@ port_free() { ! (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # forget PID: drops an exited process from the lists.
 forget() {
-	local p keep=()
-	for p in "${gw_pids[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-	gw_pids=("${keep[@]}")
+	local p g=() l=() n=()
+	for p in "${gw_pids[@]}"; do [[ $p == "$1" ]] || g+=("$p"); done
+	for p in "${lb_pids[@]}"; do [[ $p == "$1" ]] || l+=("$p"); done
+	for p in "${nats_pids[@]}"; do [[ $p == "$1" ]] || n+=("$p"); done
+	gw_pids=("${g[@]}") lb_pids=("${l[@]}") nats_pids=("${n[@]}")
 	rm -f "$RUN_DIR/${names[$1]}.pid"
 }
 
 # ok URL: true when URL answers 2xx.
 ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 
-# alive: every started process still runs.
+# alive: every started process still runs; if not, dead_pid is the first that does not.
+dead_pid=
 alive() {
 	local pid
 	for pid in "${gw_pids[@]}" "${lb_pids[@]}" "${nats_pids[@]}"; do
 		kill -0 "$pid" 2>/dev/null || {
+			dead_pid=$pid
 			log "${names[$pid]} exited; the end of $LOG_DIR/${names[$pid]}.log:"
 			tail -n 20 "$LOG_DIR/${names[$pid]}.log" >&2 || true
 			return 1
@@ -407,9 +416,14 @@ cat >&2 <<EOF
 EOF
 echo "ready: $url"
 
-# Until a signal, or until one of the processes dies.
-while alive; do
+# Until a signal, or until one of the processes dies (with KEEP_GOING=1: until a signal).
+while true; do
+	if ! alive; then
+		[[ $KEEP_GOING == 1 ]] || die "a process exited; stopping the others"
+		wait "$dead_pid" 2>/dev/null || true
+		log "KEEP_GOING=1: carrying on without ${names[$dead_pid]}; restart it with: $(<"$RUN_DIR/${names[$dead_pid]}.cmd")"
+		forget "$dead_pid"
+	fi
 	sleep 1 &
 	wait $! || true
 done
-die "a process exited; stopping the others"
