@@ -251,6 +251,8 @@ func (c *Client) handle(f Frame) {
 			c.errors[f.Code]++
 			p.retryAt = time.Now().Add(200 * time.Millisecond)
 		}
+	case "close":
+		c.notices["close"]++
 	case "online", "offline":
 		c.notices[f.Type+" "+f.UserID]++
 	case "message", "join", "add", "remove", "leave":
