@@ -24,6 +24,9 @@ var outages = []error{
 	nats.ErrConnectionClosed,
 	nats.ErrConnectionDraining,
 	nats.ErrConnectionReconnecting,
+	// What a publish gets while the connection reconnects and buffers nothing
+	// (nats.ReconnectBufSize(-1), as the gateway connects).
+	nats.ErrReconnectBufExceeded,
 	nats.ErrDisconnected,
 	nats.ErrStaleConnection,
 	nats.ErrNoResponders,
