@@ -1,0 +1,101 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseDefaults(t *testing.T) {
+	c, err := parse(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.SendQueue != 256 || c.Window != 256 || c.NATSURL != "" || c.GatewayID == "" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+// Bad values are refused with an error naming the flag (or variable), never a panic.
+func TestParseRefusesBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string // in the error
+	}{
+		{args: []string{"--send-queue", "0"}, want: "send-queue"},
+		{args: []string{"--send-queue", "-5"}, want: "send-queue"},
+		{args: []string{"--window", "0"}, want: "window"},
+		{args: []string{"--history-depth", "-1"}, want: "history-depth"},
+		{args: []string{"--history-max-age", "0s"}, want: "history-max-age"},
+		{args: []string{"--grace", "-1s"}, want: "grace"},
+		{args: []string{"--write-timeout", "0"}, want: "write-timeout"},
+		{args: []string{"--shutdown-timeout", "0s"}, want: "shutdown-timeout"},
+		{args: []string{"--stream-replicas", "0"}, want: "stream-replicas"},
+		{args: []string{"--stream-replicas", "9"}, want: "stream-replicas"},
+		{args: []string{"--message-rate", "-1"}, want: "message-rate"},
+		{args: []string{"--max-conns", "-1"}, want: "max-conns"},
+		{args: []string{"--send-queue", "many"}, want: "send-queue"},
+		{args: []string{"--grace", "10"}, want: "grace"}, // a duration needs a unit
+		{args: []string{"--log-level", "loud"}, want: "log-level"},
+		{args: []string{"--log-format", "xml"}, want: "log-format"},
+		{args: []string{"--gateway-id", "a b"}, want: "gateway-id"},
+		{args: []string{"--no-such-flag"}, want: "no-such-flag"},
+		{args: []string{"serve"}, want: "unexpected arguments"},
+		{env: map[string]string{"CHAT_SEND_QUEUE": "0"}, want: "send-queue"},
+		{env: map[string]string{"CHAT_WINDOW": "lots"}, want: "CHAT_WINDOW"},
+		{env: map[string]string{"CHAT_LOG_LEVEL": "loud"}, want: "log-level"},
+	} {
+		name := strings.Join(tc.args, " ") + envString(tc.env)
+		t.Run(name, func(t *testing.T) {
+			var out strings.Builder
+			_, err := parse(tc.args, env(tc.env), &out)
+			if err == nil {
+				t.Fatalf("parse(%q, %v): no error", tc.args, tc.env)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func envString(m map[string]string) string {
+	var b strings.Builder
+	for k, v := range m {
+		b.WriteString(k + "=" + v)
+	}
+	return b.String()
+}
+
+func TestParseEnvironmentAndFlags(t *testing.T) {
+	vars := map[string]string{
+		"CHAT_ADDR":          "127.0.0.1:9999",
+		"CHAT_SEND_QUEUE":    "512",
+		"CHAT_WINDOW":        "100",
+		"CHAT_GRACE":         "3s",
+		"CHAT_LOG_LEVEL":     "debug",
+		"CHAT_GATEWAY_ID":    "gw-env",
+		"CHAT_NATS_URL":      "nats://a:4222,nats://b:4222",
+		"CHAT_HISTORY_DEPTH": "77",
+	}
+	c, err := parse(nil, env(vars), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" || c.SendQueue != 512 || c.Window != 100 || c.Grace != 3*time.Second ||
+		c.LogLevel != "debug" || c.GatewayID != "gw-env" || c.NATSURL != "nats://a:4222,nats://b:4222" || c.HistoryDepth != 77 {
+		t.Fatalf("from the environment: %+v", c)
+	}
+	// A flag wins over its variable; the other variables still apply.
+	c, err = parse([]string{"--window", "300", "--gateway-id=gw-flag"}, env(vars), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Window != 300 || c.GatewayID != "gw-flag" || c.SendQueue != 512 {
+		t.Fatalf("flags over the environment: %+v", c)
+	}
+}
