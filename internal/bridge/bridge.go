@@ -65,7 +65,8 @@ func Open(ctx context.Context, nc *nats.Conn, store *history.Store, cfg Config, 
 	if err := b.buckets(ctx); err != nil {
 		return nil, err
 	}
-	b.Presence = &Presence{nc: nc, kv: b.presence, store: store, gateway: cfg.GatewayID,
+	wrote := func(key string, val []byte, rev uint64) { b.state.apply(b.state.applyPresence, key, val, rev, false) }
+	b.Presence = &Presence{nc: nc, bucket: bucket{kv: b.presence, wrote: wrote}, store: store, gateway: cfg.GatewayID,
 		grace: cfg.Grace, log: log, now: time.Now}
 	b.Feeds = NewFeeds(nc, store, log)
 	return b, b.beat(ctx)

@@ -14,12 +14,20 @@ var errConflict = errors.New("bridge: conflicting update")
 
 const casTries = 20
 
+// bucket is a key-value bucket, and what to tell of each of our own writes to it.
+type bucket struct {
+	kv jetstream.KeyValue
+	// wrote, if set, hears every successful write at once (val nil: deleted), so the local
+	// copy reads our own writes before the watcher brings them.
+	wrote func(key string, val []byte, rev uint64)
+}
+
 // update reads key, lets change decide its next value (nil deletes it) and writes it back
 // only if nobody wrote in between, trying again when somebody did. change may be called
 // several times and must not have side effects. It returns the value change last saw.
-func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, change func(cur *T) (*T, error)) (*T, error) {
+func update[T any](ctx context.Context, b bucket, key string, change func(cur *T) (*T, error)) (*T, error) {
 	for range casTries {
-		cur, rev, err := get[T](ctx, kv, key)
+		cur, rev, err := get[T](ctx, b.kv, key)
 		if err != nil {
 			return nil, err
 		}
@@ -27,7 +35,7 @@ func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, chang
 		if err != nil {
 			return cur, err
 		}
-		err = write(ctx, kv, key, cur != nil, rev, next)
+		err = write(ctx, b, key, cur != nil, rev, next)
 		if !errors.Is(err, errConflict) {
 			return cur, err
 		}
@@ -51,22 +59,23 @@ func get[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*T, uin
 	return v, e.Revision(), nil
 }
 
-func write[T any](ctx context.Context, kv jetstream.KeyValue, key string, exists bool, rev uint64, next *T) error {
+func write[T any](ctx context.Context, b bucket, key string, exists bool, rev uint64, next *T) error {
 	var err error
+	var val []byte
+	newRev := rev + 1 // a delete's revision is at least this
 	switch {
 	case next == nil && !exists:
 		return nil
 	case next == nil:
-		err = kv.Delete(ctx, key, jetstream.LastRevision(rev))
+		err = b.kv.Delete(ctx, key, jetstream.LastRevision(rev))
 	default:
-		b, merr := json.Marshal(next)
-		if merr != nil {
-			return fmt.Errorf("bridge: encode %s: %w", key, merr)
+		if val, err = json.Marshal(next); err != nil {
+			return fmt.Errorf("bridge: encode %s: %w", key, err)
 		}
 		if exists {
-			_, err = kv.Update(ctx, key, b, rev)
+			newRev, err = b.kv.Update(ctx, key, val, rev)
 		} else {
-			_, err = kv.Create(ctx, key, b)
+			newRev, err = b.kv.Create(ctx, key, val)
 		}
 	}
 	if isConflict(err) {
@@ -74,6 +83,9 @@ func write[T any](ctx context.Context, kv jetstream.KeyValue, key string, exists
 	}
 	if err != nil {
 		return fmt.Errorf("bridge: write %s: %w", key, err)
+	}
+	if b.wrote != nil {
+		b.wrote(key, val, newRev)
 	}
 	return nil
 }

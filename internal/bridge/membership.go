@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/nats-io/nats.go"
@@ -12,7 +13,7 @@ import (
 // join for the user's first session there, add for another, none for a session already
 // counted (a reconnect). It returns the stored event's id, or 0 when there is none.
 func (p *Presence) JoinRoom(ctx context.Context, user, session, conn, room string) (uint64, error) {
-	_, err := update(ctx, p.kv, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		if cur == nil || cur.Conn != conn {
 			return nil, ErrReplaced
 		}
@@ -23,33 +24,21 @@ func (p *Presence) JoinRoom(ctx context.Context, user, session, conn, room strin
 	if err != nil {
 		return 0, err
 	}
-	typ := ""
-	_, err = update(ctx, p.kv, memberKey(room, user), func(cur *setRecord) (*setRecord, error) {
-		if cur.has(session) {
-			return nil, errSkip
+	return p.changeMembers(ctx, room, user, session, func(cur *setRecord) ([]string, string) {
+		switch {
+		case cur.has(session):
+			return nil, ""
+		case cur == nil || len(cur.Sessions) == 0:
+			return []string{session}, protocol.TypeJoin
 		}
-		typ = protocol.TypeAdd
-		next := &setRecord{Sessions: []string{session}}
-		if cur == nil || len(cur.Sessions) == 0 {
-			typ = protocol.TypeJoin
-		} else {
-			next.Sessions = with(cur.Sessions, session)
-		}
-		return next, nil
+		return with(cur.Sessions, session), protocol.TypeAdd
 	})
-	if errors.Is(err, errSkip) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return p.emit(ctx, room, typ, user, session)
 }
 
 // LeaveRoom takes a session out of a room and stores the event it makes: leave for the
 // user's last session there, remove otherwise, none if it was not counted.
 func (p *Presence) LeaveRoom(ctx context.Context, user, session, conn, room string) error {
-	_, err := update(ctx, p.kv, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		if cur == nil || cur.Conn != conn {
 			return nil, errSkip
 		}
@@ -65,24 +54,74 @@ func (p *Presence) LeaveRoom(ctx context.Context, user, session, conn, room stri
 
 // removeFromRoom takes a session out of a room's member set and emits remove or leave.
 func (p *Presence) removeFromRoom(ctx context.Context, room, user, session string) error {
-	typ := ""
-	_, err := update(ctx, p.kv, memberKey(room, user), func(cur *setRecord) (*setRecord, error) {
+	_, err := p.changeMembers(ctx, room, user, session, func(cur *setRecord) ([]string, string) {
 		if !cur.has(session) {
+			return nil, ""
+		}
+		if rest := without(cur.Sessions, session); len(rest) > 0 {
+			return rest, protocol.TypeRemove
+		}
+		return nil, protocol.TypeLeave
+	})
+	return err
+}
+
+// pendingFor is how long a pending mark holds: a gateway that died between deciding and
+// storing the event does not block the room's member key for longer.
+const pendingFor = 5 * time.Second
+
+// changeMembers changes the sessions of a user in a room and stores the event the change
+// makes (decide returns the new sessions and the event type, "" for no change). Events are
+// stored in the order of the changes: the member key carries a pending mark from the
+// decision until the event is stored, and the next change, on any gateway, waits for it.
+// Without it a racing add could be stored before the join it follows.
+func (p *Presence) changeMembers(ctx context.Context, room, user, session string, decide func(cur *setRecord) ([]string, string)) (uint64, error) {
+	key, mark, typ := memberKey(room, user), p.now().UnixNano(), ""
+	for {
+		_, err := update(ctx, p.bucket, key, func(cur *setRecord) (*setRecord, error) {
+			if cur != nil && cur.Pending != 0 && p.now().Sub(time.Unix(0, cur.Pending)) < pendingFor {
+				return nil, errBusy
+			}
+			var sessions []string
+			if sessions, typ = decide(cur); typ == "" {
+				return nil, errSkip
+			}
+			return &setRecord{Sessions: sessions, Pending: mark}, nil
+		})
+		if errors.Is(err, errSkip) {
+			return 0, nil
+		}
+		if !errors.Is(err, errBusy) {
+			if err != nil {
+				return 0, err
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	id, err := p.emit(ctx, room, typ, user, session)
+	p.release(ctx, key, mark)
+	return id, err
+}
+
+// release clears the pending mark of a member key, deleting the key if no session is left.
+func (p *Presence) release(ctx context.Context, key string, mark int64) {
+	_, err := update(ctx, p.bucket, key, func(cur *setRecord) (*setRecord, error) {
+		if cur == nil || cur.Pending != mark {
 			return nil, errSkip
 		}
-		next := &setRecord{Sessions: without(cur.Sessions, session)}
-		if len(next.Sessions) == 0 {
-			typ = protocol.TypeLeave
+		if len(cur.Sessions) == 0 {
 			return nil, nil
 		}
-		typ = protocol.TypeRemove
-		return next, nil
+		return &setRecord{Sessions: cur.Sessions}, nil
 	})
-	if err != nil {
-		return ignoreSkip(err)
+	if ignoreSkip(err) != nil {
+		p.log.Warn("presence: pending mark not cleared", "key", key, "err", err)
 	}
-	_, err = p.emit(ctx, room, typ, user, session)
-	return err
 }
 
 // emit stores a presence event of a room.

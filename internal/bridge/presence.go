@@ -10,7 +10,6 @@ import (
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/chathub/chathub/internal/subject"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ErrReplaced is returned for a connection whose session was taken over by a newer one.
@@ -19,12 +18,15 @@ var ErrReplaced = errors.New("bridge: session taken over by a newer connection")
 // errSkip ends an update without writing: somebody else got there first.
 var errSkip = errors.New("bridge: nothing to do")
 
+// errBusy ends an update without writing: the key is held by a change in progress.
+var errBusy = errors.New("bridge: key busy")
+
 // Presence keeps who is connected and who is in which room, over all gateways, in the
 // presence bucket. Every decision that must happen once (the one join of a user, the one
 // offline) is a compare-and-set, so two gateways racing cannot both make it.
 type Presence struct {
 	nc      *nats.Conn
-	kv      jetstream.KeyValue
+	bucket  bucket
 	store   *history.Store
 	gateway string
 	grace   time.Duration
@@ -44,7 +46,7 @@ type Takeover struct {
 // the user online.
 func (p *Presence) Connect(ctx context.Context, user, session, conn string) (*Takeover, error) {
 	var took *Takeover
-	prev, err := update(ctx, p.kv, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+	prev, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		next := &sessionRecord{UserID: user, SessionID: session, GatewayID: p.gateway, Conn: conn}
 		took = nil
 		if cur != nil {
@@ -68,7 +70,7 @@ func (p *Presence) Connect(ctx context.Context, user, session, conn string) (*Ta
 // ensureUser adds a session to its user's record, announcing the user online if it is the
 // first.
 func (p *Presence) ensureUser(ctx context.Context, user, session string) error {
-	cur, err := update(ctx, p.kv, userKey(user), func(cur *setRecord) (*setRecord, error) {
+	cur, err := update(ctx, p.bucket, userKey(user), func(cur *setRecord) (*setRecord, error) {
 		if cur.has(session) {
 			return nil, errSkip
 		}
@@ -92,7 +94,7 @@ func (p *Presence) ensureUser(ctx context.Context, user, session string) error {
 // out at once; any other end starts its grace period.
 func (p *Presence) Disconnect(ctx context.Context, user, session, conn string, left bool) error {
 	if !left {
-		_, err := update(ctx, p.kv, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+		_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 			if cur == nil || cur.Conn != conn {
 				return nil, errSkip
 			}
@@ -102,7 +104,7 @@ func (p *Presence) Disconnect(ctx context.Context, user, session, conn string, l
 		})
 		return ignoreSkip(err)
 	}
-	cur, err := update(ctx, p.kv, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+	cur, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		if cur == nil || cur.Conn != conn {
 			return nil, errSkip
 		}
@@ -121,7 +123,7 @@ func (p *Presence) cleanup(ctx context.Context, rec *sessionRecord) error {
 	for _, room := range rec.Rooms {
 		errs = append(errs, p.removeFromRoom(ctx, room, rec.UserID, rec.SessionID))
 	}
-	cur, err := update(ctx, p.kv, userKey(rec.UserID), func(cur *setRecord) (*setRecord, error) {
+	cur, err := update(ctx, p.bucket, userKey(rec.UserID), func(cur *setRecord) (*setRecord, error) {
 		if !cur.has(rec.SessionID) {
 			return nil, errSkip
 		}

@@ -24,6 +24,8 @@ type sessionRecord struct {
 // "user.<user>" (the user's connected sessions) of the presence bucket.
 type setRecord struct {
 	Sessions []string `json:"sessions"`
+	// Pending (unix nanos) marks a member key whose change's event is being stored.
+	Pending int64 `json:"pending,omitempty"`
 }
 
 func (s *setRecord) has(id string) bool { return s != nil && slices.Contains(s.Sessions, id) }

@@ -97,9 +97,13 @@ func (b *Bridge) createRoom(ctx context.Context, rec *roomRecord) error {
 	if err != nil {
 		return fmt.Errorf("bridge: encode room: %w", err)
 	}
-	_, err = b.rooms.Create(ctx, rec.ChatroomID, data)
-	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	rev, err := b.rooms.Create(ctx, rec.ChatroomID, data)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("bridge: create room %s: %w", rec.ChatroomID, err)
 	}
+	b.state.apply(b.state.applyRoom, rec.ChatroomID, data, rev, false)
 	return nil
 }

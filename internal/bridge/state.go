@@ -20,10 +20,12 @@ type State struct {
 	members  map[string]map[string]int // room → user → sessions
 	users    map[string]int            // user → sessions
 	rooms    map[string]*roomRecord
+	revs     map[string]uint64 // key → revision applied; older news of a key is ignored
 }
 
 func newState() *State {
 	return &State{
+		revs:     make(map[string]uint64),
 		sessions: make(map[string]*sessionRecord),
 		members:  make(map[string]map[string]int),
 		users:    make(map[string]int),
@@ -58,10 +60,24 @@ func (s *State) watch(ctx context.Context, kv jetstream.KeyValue, apply func(key
 			if e.Operation() == jetstream.KeyValuePut {
 				val = e.Value()
 			}
-			s.mu.Lock()
-			apply(e.Key(), val)
-			s.mu.Unlock()
+			s.apply(apply, e.Key(), val, e.Revision(), true)
 		}
+	}
+}
+
+// apply applies news of a key (val nil: deleted) unless newer news of it was applied
+// already: our own writes arrive twice, at once and again through the watcher, which may
+// still bring older ones in between. A deleted key's revision is forgotten once the watcher,
+// which brings a key's news in order, has brought the delete.
+func (s *State) apply(fn func(key string, val []byte), key string, val []byte, rev uint64, watched bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rev > s.revs[key] {
+		fn(key, val)
+		s.revs[key] = rev
+	}
+	if watched && val == nil {
+		delete(s.revs, key)
 	}
 }
 

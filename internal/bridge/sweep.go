@@ -76,7 +76,7 @@ func (sw *sweeper) liveGateways(ctx context.Context) (map[string]bool, error) {
 
 // expire deletes a gone session's record, if it is still as seen, and cleans up after it.
 func (sw *sweeper) expire(ctx context.Context, seen sessionRecord) {
-	cur, err := update(ctx, sw.b.presence, sessionKey(seen.UserID, seen.SessionID), func(cur *sessionRecord) (*sessionRecord, error) {
+	cur, err := update(ctx, sw.b.Presence.bucket, sessionKey(seen.UserID, seen.SessionID), func(cur *sessionRecord) (*sessionRecord, error) {
 		if cur == nil || cur.Conn != seen.Conn || cur.GraceUntil != seen.GraceUntil || cur.GatewayID != seen.GatewayID {
 			return nil, errSkip
 		}
@@ -97,7 +97,7 @@ func (sw *sweeper) expire(ctx context.Context, seen sessionRecord) {
 // dropStale takes a reconnected session out of the rooms it did not join again in time.
 func (sw *sweeper) dropStale(ctx context.Context, seen sessionRecord) {
 	now := time.Now().UnixMilli()
-	cur, err := update(ctx, sw.b.presence, sessionKey(seen.UserID, seen.SessionID), func(cur *sessionRecord) (*sessionRecord, error) {
+	cur, err := update(ctx, sw.b.Presence.bucket, sessionKey(seen.UserID, seen.SessionID), func(cur *sessionRecord) (*sessionRecord, error) {
 		if cur == nil || cur.Conn != seen.Conn || len(cur.Stale) == 0 || cur.StaleUntil > now {
 			return nil, errSkip
 		}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/chathub/chathub/internal/bridge"
 	"github.com/chathub/chathub/internal/history"
@@ -54,7 +55,9 @@ func (c *conn) post(ctx context.Context, cmd *protocol.Command) *protocol.Error 
 	if cmd.Ref != "" {
 		msgID = "m:" + c.sess.User + ":" + c.sess.ID + ":" + cmd.Ref
 	}
+	start := time.Now()
 	id, _, err := c.g.store.Append(ctx, cmd.ChatroomID, ev.Marshal(), msgID, bridge.Headers(protocol.TypeMessage, c.sess.User, ""))
+	since(c.g.metrics.publish, start)
 	if err != nil {
 		return c.failure("message not stored", err)
 	}
@@ -97,7 +100,9 @@ func (c *conn) private(ctx context.Context, cmd *protocol.Command) *protocol.Err
 
 // history pages backwards through a room.
 func (c *conn) history(ctx context.Context, cmd *protocol.Command) *protocol.Error {
+	start := time.Now()
 	evs, e := c.g.page(ctx, c.sess.User, cmd.ChatroomID, cmd.Before, cmd.LimitOr(protocol.DefaultLimit))
+	since(c.g.metrics.historyLat, start)
 	if e != nil {
 		return e
 	}
@@ -124,6 +129,12 @@ func (c *conn) roomsFull(room string) *protocol.Error {
 		return nil
 	}
 	return protocol.Errorf(protocol.CodeForbidden, "in %d rooms already, the most a session may be in; leave one first", max)
+}
+
+func (c *conn) roomCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.rooms)
 }
 
 func (c *conn) member(room string) bool {

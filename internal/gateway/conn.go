@@ -177,8 +177,9 @@ func errString(err error, status websocket.StatusCode) string {
 	return err.Error()
 }
 
-// reply queues a reply for this connection only.
-func (c *conn) reply(data []byte) { c.sess.Send(&hub.Frame{Data: data}) }
+// reply queues a reply for this connection only, waiting (up to the write timeout) while
+// its queue is full: a client flooding commands is slowed down, not cut.
+func (c *conn) reply(data []byte) { c.sess.SendWait(c.g.cfg.WriteTimeout, &hub.Frame{Data: data}) }
 
 // cut closes the connection with code without waiting for its queue. Called by the hub; it
 // must not block.

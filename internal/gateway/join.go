@@ -32,6 +32,9 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 		a.private, a.peer = true, g.bridge.State().Peer(room, c.sess.User)
 	}
 	was := c.member(room)
+	if max := g.cfg.Limits.MaxRooms; max > 0 && !was && c.roomCount() >= max {
+		return protocol.Errorf(protocol.CodeForbidden, "a session may be in at most %d rooms; leave one first", max)
+	}
 	own, err := g.bridge.Presence.JoinRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room)
 	if err != nil {
 		return c.failure("join", err)
@@ -41,7 +44,9 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 		c.undoJoin(room, was)
 		return c.failure("join", err)
 	}
+	start := time.Now()
 	r, err := g.assemble(ctx, room, t, own, a)
+	since(g.metrics.historyLat, start)
 	if err != nil {
 		c.undoJoin(room, was)
 		return c.failure("join", err)

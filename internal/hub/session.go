@@ -1,5 +1,7 @@
 package hub
 
+import "time"
+
 // Frame is one encoded JSON object queued for a session. An event's frame is encoded once
 // per gateway and shared by every session that receives it; nobody modifies it after.
 // A frame with Close set carries no data: the writer closes the connection with that code
@@ -44,6 +46,30 @@ func (s *Session) Send(f *Frame) bool {
 		s.wake()
 		return true
 	default:
+		s.cut(CloseSlow, "too slow to keep up, rejoin with since")
+		return false
+	}
+}
+
+// SendWait queues f, waiting while the queue is full. It is for a connection's replies to
+// its own commands, sent by its reader: a client that floods commands is slowed down (its
+// reader stops reading) rather than cut. When the timeout passes first, the session is cut as too
+// slow and SendWait reports false. The hub itself never waits.
+func (s *Session) SendWait(timeout time.Duration, f *Frame) bool {
+	select {
+	case s.out <- f:
+		s.wake()
+		return true
+	default:
+	}
+	s.wake()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case s.out <- f:
+		s.wake()
+		return true
+	case <-t.C:
 		s.cut(CloseSlow, "too slow to keep up, rejoin with since")
 		return false
 	}
