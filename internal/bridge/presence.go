@@ -46,7 +46,7 @@ type Takeover struct {
 // the user online.
 func (p *Presence) Connect(ctx context.Context, user, session, conn string) (*Takeover, error) {
 	var took *Takeover
-	prev, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		next := &sessionRecord{UserID: user, SessionID: session, GatewayID: p.gateway, Conn: conn}
 		took = nil
 		if cur != nil {
@@ -61,10 +61,7 @@ func (p *Presence) Connect(ctx context.Context, user, session, conn string) (*Ta
 	if err != nil {
 		return nil, err
 	}
-	if prev != nil {
-		return took, p.ensureUser(ctx, user, session)
-	}
-	return nil, p.ensureUser(ctx, user, session)
+	return took, p.ensureUser(ctx, user, session)
 }
 
 // ensureUser adds a session to its user's record, announcing the user online if it is the
