@@ -72,7 +72,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) error {
 			ns.WaitForShutdown()
 		}
 	}()
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	g, err := gateway.New(startCtx, nc, gatewayConfig(cfg, log))
 	cancel()
 	if err != nil {

@@ -122,10 +122,32 @@ func (b *Bridge) Run(ctx context.Context, ready chan<- struct{}) error {
 	go func() {
 		<-synced1
 		<-synced2
+		b.orphans(ctx)
 		close(ready)
 	}()
 	b.loop(ctx)
 	return nil
+}
+
+// orphans starts the grace period of sessions recorded on this gateway's id before it
+// started: a gateway restarted under the same id holds none of them any more.
+func (b *Bridge) orphans(ctx context.Context) {
+	for _, rec := range b.state.sessionList() {
+		if rec.GatewayID != b.cfg.GatewayID || rec.GraceUntil != 0 {
+			continue
+		}
+		_, err := update(ctx, b.Presence.bucket, sessionKey(rec.UserID, rec.SessionID), func(cur *sessionRecord) (*sessionRecord, error) {
+			if cur == nil || cur.Conn != rec.Conn || cur.GraceUntil != 0 {
+				return nil, errSkip
+			}
+			next := *cur
+			next.GraceUntil = time.Now().Add(b.cfg.Grace).UnixMilli()
+			return &next, nil
+		})
+		if ignoreSkip(err) != nil {
+			b.log.Warn("a session of this gateway's previous run was not released", "user", rec.UserID, "err", err)
+		}
+	}
 }
 
 // keepWatching watches a bucket, starting over when the watch ends with an error.

@@ -160,7 +160,7 @@ func failure(log interface{ Warn(string, ...any) }, what string, err error) *pro
 	switch {
 	case errors.Is(err, bridge.ErrForbidden):
 		return protocol.Errorf(protocol.CodeForbidden, "this private room is not yours")
-	case errors.Is(err, history.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, history.ErrUnavailable), history.IsOutage(err):
 		log.Warn(what+": event stream unavailable", "err", err)
 		return protocol.Errorf(protocol.CodeUnavailable, "the event stream cannot be reached; nothing was stored, retry later")
 	}

@@ -94,12 +94,20 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	if g.store, err = history.Open(ctx, js, cfg.History); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+	err = retry(ctx, g.log, "opening the event stream", func(ctx context.Context) (err error) {
+		g.store, err = history.Open(ctx, js, cfg.History)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	bcfg := bridge.Config{GatewayID: cfg.ID, Grace: cfg.Grace, Replicas: cfg.History.Replicas, OnPrivate: g.onPrivate}
-	if g.bridge, err = bridge.Open(ctx, nc, g.store, bcfg, g.log); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+	err = retry(ctx, g.log, "opening the presence buckets", func(ctx context.Context) (err error) {
+		g.bridge, err = bridge.Open(ctx, nc, g.store, bcfg, g.log)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	g.hub = hub.New(hub.Config{Window: cfg.Window, RoomStart: g.bridge.Feeds.Start, RoomStop: g.bridge.Feeds.Stop})
 	g.bridge.SetHub(g.hub)
@@ -156,6 +164,30 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.stop()
 	g.done.Wait()
 	return err
+}
+
+// retry runs a start-up step until it succeeds, fails for good (anything but an outage),
+// or ctx ends, each attempt with a short
+// deadline: on a NATS cluster that has just formed or restarted, the first requests to
+// create a stream or bucket can go unanswered while a later one succeeds at once.
+func retry(ctx context.Context, log *slog.Logger, what string, step func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := step(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || !history.IsOutage(err) {
+			return fmt.Errorf("gateway: %s: %w", what, err)
+		}
+		log.Warn(what+" failed, retrying", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gateway: %s: %w", what, err)
+		case <-time.After(min(time.Duration(attempt)*500*time.Millisecond, 3*time.Second)):
+		}
+	}
 }
 
 // pinger pings every connection each PingInterval, so a dead peer is noticed within about

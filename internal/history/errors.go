@@ -36,8 +36,10 @@ var outages = []error{
 	jetstream.ErrStreamNotFound,
 }
 
-// isOutage reports whether err means "unreachable, retry later". A caller's cancellation is
-// not an outage.
+// IsOutage reports whether err, from any NATS or JetStream call (streams, key-value
+// buckets), means "unreachable, retry later". A caller's cancellation is not an outage.
+func IsOutage(err error) bool { return isOutage(err) }
+
 func isOutage(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
