@@ -15,6 +15,11 @@ import (
 type sweeper struct {
 	b       *Bridge
 	missing map[string]time.Time // gateway → when this sweeper first missed its heartbeat
+	// blindUntil is three heartbeats after this sweeper last failed to list the gateways.
+	// After an outage (NATS down longer than a heartbeat's life, every heartbeat expired at
+	// once) a missing heartbeat may only be one not yet put again: no gateway counts as dead
+	// before this.
+	blindUntil time.Time
 }
 
 func newSweeper(b *Bridge) *sweeper { return &sweeper{b: b, missing: make(map[string]time.Time)} }
@@ -23,6 +28,7 @@ func (sw *sweeper) sweep(ctx context.Context) {
 	live, err := sw.liveGateways(ctx)
 	if err != nil {
 		sw.b.log.Warn("sweep: listing gateways failed", "err", err)
+		sw.blindUntil = time.Now().Add(3 * sw.b.cfg.Heartbeat)
 		return
 	}
 	now := time.Now()
@@ -58,7 +64,7 @@ func (sw *sweeper) deadline(rec *sessionRecord, live map[string]bool, now time.T
 		sw.missing[rec.GatewayID] = now
 	}
 	wait := max(sw.b.cfg.Grace-3*sw.b.cfg.Heartbeat, 0)
-	return first.Add(wait).UnixMilli()
+	return max(first.Add(wait).UnixMilli(), sw.blindUntil.UnixMilli())
 }
 
 func (sw *sweeper) liveGateways(ctx context.Context) (map[string]bool, error) {
