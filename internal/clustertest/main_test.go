@@ -50,6 +50,11 @@ func steady(t *testing.T, l *Load, n int) {
 func finish(t *testing.T, l *Load) Summary {
 	t.Helper()
 	sum := l.Summary()
+	for _, code := range []int{1011, 4000, 4001, 4500, 4501} {
+		if n := sum.Closes[code]; n > 0 {
+			t.Errorf("%d connections were closed with %d", n, code)
+		}
+	}
 	problems := l.Finish(60 * time.Second)
 	t.Logf("load: %v", l.Summary())
 	for i, p := range problems {
