@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/chathub/chathub/internal/natsd"
 )
@@ -52,8 +53,12 @@ func parse(args []string, out io.Writer) (natsd.Config, error) {
 	fs.StringVar(&routes, "routes", "", "comma-separated route URLs of all cluster nodes (nats://host:port,...)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "", "NATS monitoring address host:port; empty for none")
 	fs.BoolVar(&cfg.Logs, "server-logs", false, "print the NATS server's own log lines")
+	fs.DurationVar(&cfg.LameDuck, "lame-duck", 5*time.Second, "on SIGTERM, move clients to other nodes over this long before stopping; 0 stops at once")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	if cfg.LameDuck < 0 {
+		return cfg, errors.New("--lame-duck must not be negative")
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -74,9 +79,8 @@ func run(ctx context.Context, cfg natsd.Config, logger *slog.Logger) error {
 	logger.Info("nats listening", "url", ns.ClientURL(), "store", cfg.StoreDir,
 		"server", ns.Name(), "cluster", cfg.ClusterName, "cluster_addr", cfg.ClusterAddr)
 	<-ctx.Done()
-	logger.Info("nats shutting down")
-	ns.Shutdown()
-	ns.WaitForShutdown()
+	logger.Info("nats shutting down", "lame_duck", cfg.LameDuck)
+	natsd.Stop(ns, cfg)
 	logger.Info("nats stopped")
 	return nil
 }

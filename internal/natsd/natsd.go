@@ -30,6 +30,20 @@ type Config struct {
 	DontListen bool
 	// Logs switches on the server's own log lines (to stderr).
 	Logs bool
+	// LameDuck is how long Stop takes to move clients away (lame-duck mode) before shutting
+	// down; zero shuts down at once.
+	LameDuck time.Duration
+}
+
+// Stop shuts a server down as cfg asks: in lame-duck mode — no new clients, the existing
+// ones closed over cfg.LameDuck so they reconnect to the other nodes — or at once.
+func Stop(ns *server.Server, cfg Config) {
+	if cfg.LameDuck > 0 {
+		ns.LameDuckShutdown()
+	} else {
+		ns.Shutdown()
+	}
+	ns.WaitForShutdown()
 }
 
 // Start starts a server and waits until it accepts clients.
@@ -74,6 +88,9 @@ func options(cfg Config) (*server.Options, error) {
 		NoSigs:     true,
 		NoLog:      !cfg.Logs,
 		DontListen: cfg.DontListen,
+		// Lame duck: a short grace before closing clients, then spread over LameDuck.
+		LameDuckDuration:    cfg.LameDuck,
+		LameDuckGracePeriod: min(cfg.LameDuck/5, time.Second),
 	}
 	if port == 0 {
 		opts.Port = server.RANDOM_PORT
