@@ -1,8 +1,6 @@
 package clustertest
 
 import (
-	"context"
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,9 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Options shape a Cluster. Zero values are documented per field.
@@ -309,116 +304,4 @@ func httpStatus(url string, want int) error {
 		return fmt.Errorf("GET %s: %s, want %d", url, resp.Status, want)
 	}
 	return nil
-}
-
-func (c *Cluster) startLB(bin string) error {
-	var fronts []HAProxyFrontend
-	for i, gws := range c.opts.Frontends {
-		f := HAProxyFrontend{Port: c.LBPorts[i], Gateways: map[string]int{}}
-		for _, g := range gws {
-			f.Gateways[c.Gateways[g].ID] = c.Gateways[g].Port
-		}
-		fronts = append(fronts, f)
-	}
-	cfg := filepath.Join(c.Dir, "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(haproxyConfig(c.opts.CheckInter, fronts)), 0o644); err != nil {
-		return err
-	}
-	c.LB = &Proc{Name: "haproxy", Bin: bin, Args: []string{"-db", "-f", cfg},
-		LogPath: filepath.Join(c.Dir, "haproxy.log")}
-	if err := c.LB.Start(); err != nil {
-		return err
-	}
-	for _, port := range c.LBPorts {
-		base := "http://127.0.0.1:" + strconv.Itoa(port)
-		if err := c.waitOK(c.LB, base+"/lb-health", 20*time.Second); err != nil {
-			return err
-		}
-		if err := c.waitOK(c.LB, base+"/readyz", 20*time.Second); err != nil {
-			return err
-		}
-	}
-	return c.WaitLBServersUp(20 * time.Second)
-}
-
-// WaitLBServersUp waits until HAProxy (frontend 0's backend) sees every running gateway of it
-// UP and every stopped one DOWN, reading its stats page.
-func (c *Cluster) WaitLBServersUp(timeout time.Duration) error {
-	want := map[string]string{}
-	for _, i := range c.opts.Frontends[0] {
-		g := c.Gateways[i]
-		want[g.ID] = "DOWN"
-		if g.Running() {
-			want[g.ID] = "UP"
-		}
-	}
-	err := poll(timeout, 50*time.Millisecond, func() error {
-		got, err := c.LBServers(0)
-		if err != nil {
-			return err
-		}
-		for id, w := range want {
-			if !strings.HasPrefix(got[id], w) {
-				return fmt.Errorf("haproxy sees %s %s, want %s", id, got[id], w)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("clustertest: load balancer: %w", err)
-	}
-	return nil
-}
-
-// LBServers returns the status HAProxy gives each server behind frontend i ("UP", "DOWN",
-// "UP 1/2", ...), by server name.
-func (c *Cluster) LBServers(i int) (map[string]string, error) {
-	resp, err := httpClient.Get("http://127.0.0.1:" + strconv.Itoa(c.LBPorts[i]) + "/lb-stats;csv")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	r := csv.NewReader(resp.Body)
-	r.FieldsPerRecord = -1
-	rows, err := r.ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, row := range rows {
-		if len(row) > 17 && row[0] == "gateways"+strconv.Itoa(i) && row[1] != "BACKEND" && row[1] != "FRONTEND" {
-			out[row[1]] = row[17]
-		}
-	}
-	return out, nil
-}
-
-// Connect connects to the NATS cluster directly, for looking at the stream.
-func (c *Cluster) Connect() (*nats.Conn, error) {
-	return nats.Connect(c.NATSURLs(), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
-}
-
-// StreamLeader returns the NATS node leading the event stream CHAT_EVENTS.
-func (c *Cluster) StreamLeader(ctx context.Context, nc *nats.Conn) (*NATSNode, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
-	}
-	s, err := js.Stream(ctx, "CHAT_EVENTS")
-	if err != nil {
-		return nil, err
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if info.Cluster == nil {
-		return nil, fmt.Errorf("clustertest: stream has no cluster info")
-	}
-	for _, n := range c.NATS {
-		if n.ServerName == info.Cluster.Leader {
-			return n, nil
-		}
-	}
-	return nil, fmt.Errorf("clustertest: stream leader %q is none of ours", info.Cluster.Leader)
 }
