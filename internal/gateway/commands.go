@@ -16,9 +16,7 @@ func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
 	var e *protocol.Error
 	switch cmd.Type {
 	case protocol.CmdJoin:
-		if e = c.roomsFull(cmd.ChatroomID); e == nil {
-			e = c.join(ctx, cmd.ChatroomID, joinArgs{ref: cmd.Ref, since: cmd.Since, limit: cmd.Limit})
-		}
+		e = c.join(ctx, cmd.ChatroomID, joinArgs{ref: cmd.Ref, since: cmd.Since, limit: cmd.Limit})
 	case protocol.CmdLeave:
 		e = c.leave(ctx, cmd)
 	case protocol.CmdMessage:
@@ -92,9 +90,6 @@ func (c *conn) private(ctx context.Context, cmd *protocol.Command) *protocol.Err
 	if err != nil {
 		return c.failure("private room", err)
 	}
-	if e := c.roomsFull(room); e != nil {
-		return e
-	}
 	return c.join(ctx, room, joinArgs{ref: cmd.Ref, private: true, peer: cmd.UserID})
 }
 
@@ -114,21 +109,6 @@ func (c *conn) history(ctx context.Context, cmd *protocol.Command) *protocol.Err
 // failure logs an internal error once and turns it into what the client may see.
 func (c *conn) failure(what string, err error) *protocol.Error {
 	return failure(c.log, what, err)
-}
-
-// roomsFull refuses a join of a room the session is not in once it is in Limits.MaxRooms
-// rooms. Unsolicited private joins (the peer opened the room) are not refused by it.
-func (c *conn) roomsFull(room string) *protocol.Error {
-	max := c.g.cfg.Limits.MaxRooms
-	if max <= 0 {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rooms[room] || len(c.rooms) < max {
-		return nil
-	}
-	return protocol.Errorf(protocol.CodeForbidden, "in %d rooms already, the most a session may be in; leave one first", max)
 }
 
 func (c *conn) roomCount() int {

@@ -25,15 +25,15 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	g := c.g
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.JoinTimeout)
 	defer cancel()
+	was := c.member(room)
+	if max := g.cfg.Limits.MaxRooms; max > 0 && !was && c.roomCount() >= max {
+		return protocol.Errorf(protocol.CodeForbidden, "a session may be in at most %d rooms; leave one first", max)
+	}
 	if err := g.bridge.Access(ctx, c.sess.User, room, true); err != nil {
 		return c.failure("join", err)
 	}
 	if protocol.IsPrivate(room) && a.peer == "" {
 		a.private, a.peer = true, g.bridge.State().Peer(room, c.sess.User)
-	}
-	was := c.member(room)
-	if max := g.cfg.Limits.MaxRooms; max > 0 && !was && c.roomCount() >= max {
-		return protocol.Errorf(protocol.CodeForbidden, "a session may be in at most %d rooms; leave one first", max)
 	}
 	own, err := g.bridge.Presence.JoinRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room)
 	if err != nil {
