@@ -310,7 +310,7 @@ func sampleHeap(t *testing.T) func() uint64 {
 }
 
 // metric reads one unlabelled metric from the gateway's /metrics.
-func metric(t *testing.T, base, name string) float64 {
+func metric(t testing.TB, base, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {

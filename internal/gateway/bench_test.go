@@ -1,0 +1,245 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chathub/chathub/internal/bridge"
+	"github.com/chathub/chathub/internal/chattest"
+	"github.com/chathub/chathub/internal/gateway"
+	"github.com/chathub/chathub/internal/protocol"
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// BenchmarkFanout: 1,000 WebSocket clients over loopback in 10 rooms on one gateway on
+// embedded NATS; publishers post as fast as their acks allow (a window each). One op is one
+// message posted; delivered/s counts message events received by the 1,000 clients, lost
+// those that never came (must be 0).
+func BenchmarkFanout(b *testing.B) {
+	const clients, rooms, pubsPerRoom, window = 1000, 10, 2, 32
+	ns := chattest.NATS(b)
+	g := chattest.StartGateway(b, ns, gateway.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	var got atomic.Int64
+	var disorder atomic.Int64
+	var wg sync.WaitGroup
+	conns := make([]*ws, clients)
+	for i := range clients {
+		room := fmt.Sprint("room-", i%rooms)
+		joined := make(chan struct{})
+		var last uint64
+		c, err := dialWS(ctx, g.URL(), fmt.Sprint("u", i), "s", func(line []byte) {
+			id := lineID(line)
+			if id == 0 {
+				if isJoined(line) {
+					close(joined)
+				}
+				return
+			}
+			if id <= last {
+				disorder.Add(1)
+			}
+			last = id
+			if field(line, "type")[0] == 'm' {
+				got.Add(1)
+			}
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns[i] = c
+		if err := c.send(ctx, map[string]any{"type": "join", "chatroomId": room}); err != nil {
+			b.Fatal(err)
+		}
+		<-joined
+	}
+	b.Cleanup(func() {
+		for _, c := range conns {
+			c.conn.CloseNow()
+		}
+	})
+
+	pubs := make([]*ws, rooms*pubsPerRoom)
+	acks := make([]chan struct{}, len(pubs))
+	for i := range pubs {
+		acks[i] = make(chan struct{}, window)
+		joined := make(chan struct{})
+		ackc := acks[i]
+		c, err := dialWS(ctx, g.URL(), fmt.Sprint("pub", i), "s", func(line []byte) {
+			switch string(field(line, "type")) {
+			case "joined":
+				close(joined)
+			case "ack":
+				ackc <- struct{}{}
+			case "error":
+				panic(fmt.Sprintf("publisher: %s", line))
+			}
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		pubs[i] = c
+		if err := c.send(ctx, map[string]any{"type": "join", "chatroomId": fmt.Sprint("room-", i%rooms)}); err != nil {
+			b.Fatal(err)
+		}
+		<-joined
+	}
+	start0 := got.Load() // presence events are not counted; nothing should be here
+	b.ResetTimer()
+	start := time.Now()
+	per := (b.N + len(pubs) - 1) / len(pubs)
+	for i, p := range pubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			room := fmt.Sprint("room-", i%rooms)
+			out := 0
+			for k := range per {
+				if out == window {
+					<-acks[i]
+					out--
+				}
+				msg := fmt.Sprintf(`{"type":"message","chatroomId":%q,"message":"hello %d","ref":"%d"}`, room, k, k)
+				if err := p.conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+					panic(err)
+				}
+				out++
+			}
+			for ; out > 0; out-- {
+				<-acks[i]
+			}
+		}()
+	}
+	wg.Wait()
+	want := int64(per*len(pubs)) * (clients / rooms)
+	deadline := time.Now().Add(time.Minute)
+	for got.Load()-start0 < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // polls the condition: everything delivered
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	n := got.Load() - start0
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "delivered/s")
+	b.ReportMetric(float64(want-n), "lost")
+	b.ReportMetric(float64(per*len(pubs))/elapsed.Seconds(), "posted/s")
+	if sum, cnt := metric(b, g.HTTP(), "chat_publish_seconds_sum"), metric(b, g.HTTP(), "chat_publish_seconds_count"); cnt > 0 {
+		b.ReportMetric(sum/cnt*1000, "ms/append")
+	}
+	if disorder.Load() != 0 || n != want {
+		b.Errorf("delivered %d of %d, %d out of order", n, want, disorder.Load())
+	}
+}
+
+// joinRoom is the room of BenchmarkJoin: joinEvents stored events in a stream that holds
+// joinRooms rooms, its events spread over the whole stream.
+const (
+	joinRoom   = "big"
+	joinEvents = 10_000
+	joinRooms  = 10_000
+)
+
+// BenchmarkJoin measures joining a room with 10,000 stored events (latest 50) in a stream
+// of 10,000 rooms: cold (the room is not active on the gateway: its feed starts and the
+// reply is read from the stream) and warm (another session keeps the room active).
+func BenchmarkJoin(b *testing.B) {
+	ns := chattest.NATS(b)
+	fill(b, ns)
+	g := chattest.StartGateway(b, ns, gateway.Config{})
+	b.Run("cold", func(b *testing.B) { benchJoin(b, g) })
+	keeper := chattest.Dial(b, g.URL(), "keeper", "k")
+	keeper.Expect("welcome")
+	keeper.Join(joinRoom)
+	b.Run("warm", func(b *testing.B) { benchJoin(b, g) })
+}
+
+func benchJoin(b *testing.B, g *chattest.Gateway) {
+	c := chattest.Dial(b, g.URL(), "joiner", "j")
+	c.Expect("welcome")
+	var took []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		ref := fmt.Sprint("j", i)
+		t0 := time.Now()
+		c.Send(map[string]any{"type": "join", "chatroomId": joinRoom, "ref": ref})
+		j := c.Until("joined", func(m chattest.Msg) bool { return m.Ref == ref })
+		took = append(took, time.Since(t0))
+		if len(j.Events) != protocol.DefaultLimit {
+			b.Fatalf("joined with %d events", len(j.Events))
+		}
+		c.Send(map[string]any{"type": "leave", "chatroomId": joinRoom, "ref": "l" + ref})
+		c.Until("left", func(m chattest.Msg) bool { return m.Ref == "l"+ref })
+		c.Pending()
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "ms-p50")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "ms-p99")
+}
+
+// fill stores joinEvents events of joinRoom interleaved with one event in each of
+// joinRooms other rooms, so the room spans the whole stream.
+func fill(b *testing.B, ns *server.Server) {
+	b.Helper()
+	st := storeOf(b, ns)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for range 16 {
+		wg.Go(func() {
+			for room := range jobs {
+				ev := protocol.Event{ChatroomID: room, Type: protocol.TypeMessage, UserID: "filler", Message: "some stored text", UnixTime: time.Now().Unix()}
+				if _, _, err := st.Append(ctx, room, ev.Marshal(), "", nil); err != nil {
+					failed.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	for i := range max(joinEvents, joinRooms) {
+		if i < joinEvents {
+			jobs <- joinRoom
+		}
+		if i < joinRooms {
+			jobs <- fmt.Sprint("r", i)
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		b.Fatal(err)
+	}
+	if info, err := st.Info(ctx, joinRoom); err != nil || info.Count != joinEvents {
+		b.Fatalf("%s holds %d events (%v), want %d", joinRoom, info.Count, err, joinEvents)
+	}
+}
+
+// BenchmarkAppend stores messages straight into the event stream from 20 goroutines over
+// 10 rooms, without a gateway: the ceiling of what BenchmarkFanout's publishers can post.
+func BenchmarkAppend(b *testing.B) {
+	ns := chattest.NATS(b)
+	st := storeOf(b, ns)
+	var n atomic.Int64
+	b.SetParallelism(10)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		room := fmt.Sprint("room-", n.Add(1)%10)
+		ev := protocol.Event{ChatroomID: room, Type: protocol.TypeMessage, UserID: "u", Message: "hello", UnixTime: time.Now().Unix()}
+		data := ev.Marshal()
+		for pb.Next() {
+			k := n.Add(1)
+			if _, _, err := st.Append(context.Background(), room, data, fmt.Sprint("m:u:s:", k), bridge.Headers(protocol.TypeMessage, "u", "")); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
