@@ -52,8 +52,6 @@ func (fd *feed) idleFor() time.Duration {
 
 // run serves the feed until it is stopped, starting over after a failure.
 func (fd *feed) run(ctx context.Context) {
-	fd.pokec = make(chan struct{}, 1)
-	fd.active.Store(time.Now().UnixNano())
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		err := fd.serve(ctx)
 		if ctx.Err() != nil {
