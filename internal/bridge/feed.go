@@ -42,7 +42,7 @@ func (f *Feeds) SetHub(h *hub.Hub) { f.hub = h }
 
 // Start starts the feed of a room. It does not block.
 func (f *Feeds) Start(room string, epoch uint64) {
-	fd := &feed{room: room, epoch: epoch, owner: f, ready: make(chan struct{}), pokec: make(chan struct{}, 1)}
+	fd := &feed{room: room, epoch: epoch, owner: f, pokec: make(chan struct{}, 1)}
 	fd.active.Store(time.Now().UnixNano())
 	var ctx context.Context
 	ctx, fd.cancel = context.WithCancel(context.Background())

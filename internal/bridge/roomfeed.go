@@ -28,7 +28,6 @@ type feed struct {
 	epoch  uint64
 	owner  *Feeds
 	cancel context.CancelFunc
-	ready  chan struct{}
 
 	pokec  chan struct{} // sent by checkIdle; read by run
 	active atomic.Int64  // unix nanos of the last delivery
