@@ -54,12 +54,11 @@ func (c *conn) post(ctx context.Context, cmd *protocol.Command) *protocol.Error 
 		msgID = "m:" + c.sess.User + ":" + c.sess.ID + ":" + cmd.Ref
 	}
 	start := time.Now()
-	id, _, err := c.g.store.Append(ctx, cmd.ChatroomID, ev.Marshal(), msgID, bridge.Headers(protocol.TypeMessage, c.sess.User, ""))
-	since(c.g.metrics.publish, start)
+	p, err := c.g.store.AppendAsync(cmd.ChatroomID, ev.Marshal(), msgID, bridge.Headers(protocol.TypeMessage, c.sess.User, ""))
 	if err != nil {
 		return c.failure("message not stored", err)
 	}
-	c.reply(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: cmd.Ref, ChatroomID: cmd.ChatroomID, ID: id}))
+	c.awaitAck(&ackJob{ref: cmd.Ref, room: cmd.ChatroomID, pending: p, start: start})
 	return nil
 }
 

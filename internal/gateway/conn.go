@@ -25,6 +25,8 @@ type conn struct {
 	log  *slog.Logger
 
 	writing  atomic.Bool  // a writer goroutine is running
+	acking   atomic.Bool  // an acker goroutine is running
+	acks     chan *ackJob // messages awaiting their ack: sent by the reader, read by the acker
 	cutWith  atomic.Int32 // the close code this side chose, 0 if none
 	lastRead atomic.Int64 // unix nanos of the last frame read from the client
 

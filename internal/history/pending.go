@@ -1,0 +1,49 @@
+package history
+
+import (
+	"context"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chathub/chathub/internal/subject"
+)
+
+// Pending is an append sent and not yet acknowledged.
+type Pending struct {
+	room string
+	ack  jetstream.PubAckFuture
+}
+
+// AppendAsync sends payload like Append but returns at once: the event is stored, and its
+// id known, when Wait returns. Appends sent by one caller are stored in the order sent.
+func (s *Store) AppendAsync(room string, payload []byte, msgID string, hdr nats.Header) (Pending, error) {
+	msg := &nats.Msg{Subject: subject.Events(room), Data: payload, Header: make(nats.Header, len(hdr))}
+	for k, v := range hdr {
+		msg.Header[k] = v
+	}
+	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(subject.Stream), jetstream.WithStallWait(defaultTimeout)}
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	ack, err := s.js.PublishMsgAsync(msg, opts...)
+	if err != nil {
+		return Pending{}, failed("append to "+room, err)
+	}
+	return Pending{room: room, ack: ack}, nil
+}
+
+// Wait waits for the append's acknowledgement (at most the default deadline when ctx has
+// none) and returns what Append would have.
+func (p Pending) Wait(ctx context.Context) (id uint64, dup bool, err error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	select {
+	case ack := <-p.ack.Ok():
+		return ack.Sequence, ack.Duplicate, nil
+	case err := <-p.ack.Err():
+		return 0, false, failed("append to "+p.room, err)
+	case <-ctx.Done():
+		return 0, false, failed("append to "+p.room, ctx.Err())
+	}
+}
