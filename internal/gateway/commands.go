@@ -48,7 +48,7 @@ func (c *conn) post(ctx context.Context, cmd *protocol.Command) *protocol.Error 
 		return protocol.Errorf(protocol.CodeNotMember, "join %s before posting to it", cmd.ChatroomID)
 	}
 	ev := protocol.Event{ChatroomID: cmd.ChatroomID, Type: protocol.TypeMessage, UserID: c.sess.User,
-		Message: *cmd.Message, UnixTime: now().Unix()}
+		Message: *cmd.Message, UnixTime: time.Now().Unix()}
 	msgID := ""
 	if cmd.Ref != "" {
 		msgID = "m:" + c.sess.User + ":" + c.sess.ID + ":" + cmd.Ref
