@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	feedBuffer = 8192 // live messages waiting for a feed; beyond, NATS drops and the gap is filled
+	feedBuffer = 1024 // live messages waiting for a feed; beyond, NATS drops them and the gap is filled
 	feedBatch  = 256  // events handed to the hub at once
 	fillPage   = 1000 // events read from the stream per gap-filling read
 )

@@ -33,22 +33,25 @@ func (s *Store) fetch(ctx context.Context, subj string, from uint64, n int, fn f
 	if err != nil {
 		return err
 	}
-	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+	// Room for the whole batch and its end marker, so nothing is dropped however slowly it
+	// is read (a sync subscription would allocate NATS's default 64k-message channel).
+	replies := make(chan *nats.Msg, max(n, 1)+1)
+	sub, err := s.nc.ChanSubscribe(s.nc.NewInbox(), replies)
 	if err != nil {
 		return err
 	}
 	defer sub.Unsubscribe()
-	if err := s.nc.PublishRequest(s.directGet, inbox, req); err != nil {
+	if err := s.nc.PublishRequest(s.directGet, sub.Subject, req); err != nil {
 		return err
 	}
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return err
-		}
-		if done, err := deliver(m, fn); done || err != nil {
-			return err
+		select {
+		case m := <-replies:
+			if done, err := deliver(m, fn); done || err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
