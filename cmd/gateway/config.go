@@ -64,7 +64,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.Int64Var(&c.HistoryDepth, "history-depth", 10000, "events kept per room")
 	fs.DurationVar(&c.HistoryMaxAge, "history-max-age", 30*24*time.Hour, "how long events are kept")
 	fs.DurationVar(&c.Grace, "grace", 10*time.Second, "how long a dropped session still counts as present")
-	fs.IntVar(&c.SendQueue, "send-queue", 256, "frames queued per session before it is closed as too slow (4000)")
+	fs.IntVar(&c.SendQueue, "send-queue", 128, "frames (each an event or a batch of them) queued per session before it is closed as too slow (4000)")
 	fs.IntVar(&c.Window, "window", 256, "recent events kept in memory per active room")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "deadline of every write to a client")
 	fs.StringVar(&c.EventLog, "event-log", "", "append every stored event to this file as a JSON line")

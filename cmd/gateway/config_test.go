@@ -14,7 +14,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.SendQueue != 256 || c.Window != 256 || c.NATSURL != "" || c.GatewayID == "" {
+	if c.Addr != ":8080" || c.SendQueue != 128 || c.Window != 256 || c.NATSURL != "" || c.GatewayID == "" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }

@@ -42,6 +42,7 @@ type Bridge struct {
 	gateways jetstream.KeyValue
 	state    *State
 	hub      *hub.Hub
+	notices  coalescer // online/offline notices on their way to every session
 
 	// Presence and Feeds are the bridge's two halves, used by the gateway directly.
 	Presence *Presence
@@ -119,6 +120,7 @@ func (b *Bridge) Run(ctx context.Context, ready chan<- struct{}) error {
 	go b.keepWatching(ctx, b.presence, b.state.applyPresence, synced1)
 	go b.keepWatching(ctx, b.rooms, b.state.applyRoom, synced2)
 	go b.Feeds.RunChecks(ctx, 3*time.Second)
+	go b.notices.run(ctx, noticeEvery, func(f *hub.Frame) { b.hub.Broadcast(f) })
 	go func() {
 		<-synced1
 		<-synced2

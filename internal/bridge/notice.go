@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/chathub/chathub/internal/subject"
 	"github.com/nats-io/nats.go"
@@ -32,10 +31,8 @@ func (b *Bridge) listen() ([]*nats.Subscription, error) {
 	return subs, b.nc.Flush()
 }
 
-// onUsers passes an online/offline notice to every local session.
-func (b *Bridge) onUsers(m *nats.Msg) {
-	b.hub.Broadcast(&hub.Frame{Data: m.Data})
-}
+// onUsers gathers an online/offline notice for every local session.
+func (b *Bridge) onUsers(m *nats.Msg) { b.notices.add(m.Data) }
 
 func (b *Bridge) onPrivate(m *nats.Msg) {
 	var n privateNotice

@@ -61,7 +61,9 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.sess = hub.NewSession(id.user, id.session, uuid.NewString(), g.cfg.SendQueue, c.wake, c.cut)
 	c.log = g.log.With("user", id.user, "session", id.session, "conn", c.sess.Conn)
 	g.metrics.opened.Inc()
-	c.serve(r.Context())
+	// The connection outlives the request: it is served on a goroutine of its own, and
+	// net/http lets go of the request and of its handler goroutine's deep stack.
+	go c.serve(context.Background())
 }
 
 // refuse sends an error frame and closes with code.
@@ -101,35 +103,48 @@ func (c *conn) serve(ctx context.Context) {
 	c.teardown(err)
 }
 
-// readLoop runs the client's commands until the connection ends.
+// readLoop runs the client's commands, one at a time and in order, until the connection
+// ends. Each runs on a goroutine of its own while the reader waits: decoding, presence
+// and history grow a stack that then goes away, and the reader's, which lives as long as
+// the connection, stays small.
 func (c *conn) readLoop(ctx context.Context) error {
+	done := make(chan bool, 1)
 	for {
 		typ, data, err := c.ws.Read(ctx)
 		if err != nil {
 			return err
 		}
 		c.lastRead.Store(time.Now().UnixNano())
-		if typ != websocket.MessageText {
-			c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text")))
-			continue
-		}
-		if !c.expires.IsZero() && time.Now().After(c.expires) {
-			c.reply(protocol.EncodeError("", errUnauthorized))
-			c.closeNow(protocol.CloseUnauthorized)
+		go func() { done <- c.handle(ctx, typ, data) }()
+		if !<-done {
 			return nil
 		}
-		cmd, ref, perr := protocol.Decode(data)
-		if perr == nil && !c.allowance.allow(cmd.Type) {
-			perr = errRateLimited
-		}
-		if perr != nil {
-			c.g.metrics.rejected.WithLabelValues(perr.Code).Inc()
-			c.reply(protocol.EncodeError(ref, perr))
-			continue
-		}
-		c.g.metrics.commands.WithLabelValues(cmd.Type).Inc()
-		c.run(ctx, cmd)
 	}
+}
+
+// handle checks and runs one frame of the client; false ends the connection.
+func (c *conn) handle(ctx context.Context, typ websocket.MessageType, data []byte) bool {
+	if typ != websocket.MessageText {
+		c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text")))
+		return true
+	}
+	if !c.expires.IsZero() && time.Now().After(c.expires) {
+		c.reply(protocol.EncodeError("", errUnauthorized))
+		c.closeNow(protocol.CloseUnauthorized)
+		return false
+	}
+	cmd, ref, perr := protocol.Decode(data)
+	if perr == nil && !c.allowance.allow(cmd.Type) {
+		perr = errRateLimited
+	}
+	if perr != nil {
+		c.g.metrics.rejected.WithLabelValues(perr.Code).Inc()
+		c.reply(protocol.EncodeError(ref, perr))
+		return true
+	}
+	c.g.metrics.commands.WithLabelValues(cmd.Type).Inc()
+	c.run(ctx, cmd)
+	return true
 }
 
 // teardown leaves the hub and records the end of the connection in presence: a client

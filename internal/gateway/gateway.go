@@ -27,7 +27,7 @@ type Config struct {
 	History history.Config
 	// Grace is how long a dropped session still counts as present; zero means 10s.
 	Grace time.Duration
-	// SendQueue is each session's outgoing queue, in frames; zero means 256.
+	// SendQueue is each session's outgoing queue, in frames (a frame may hold a batch of events); zero means 128.
 	SendQueue int
 	// Window is how many recent events are kept in memory per active room; zero means 256.
 	Window int
@@ -58,7 +58,7 @@ func (c Config) withDefaults() Config {
 	c.JoinTimeout = orDuration(c.JoinTimeout, 10*time.Second)
 	c.PingInterval = orDuration(c.PingInterval, 30*time.Second)
 	if c.SendQueue <= 0 {
-		c.SendQueue = 256
+		c.SendQueue = 128
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

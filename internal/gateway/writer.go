@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 
 	"github.com/chathub/chathub/internal/protocol"
@@ -34,6 +35,8 @@ func (c *conn) writeLoop() {
 		}
 	}()
 	for {
+		// Let the hub queue more before collecting: fewer, larger frames.
+		runtime.Gosched()
 		buf.Reset()
 		code := c.collect(buf)
 		if buf.Len() > 0 {
