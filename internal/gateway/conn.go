@@ -61,9 +61,11 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.sess = hub.NewSession(id.user, id.session, uuid.NewString(), g.cfg.SendQueue, c.wake, c.cut)
 	c.log = g.log.With("user", id.user, "session", id.session, "conn", c.sess.Conn)
 	g.metrics.opened.Inc()
-	// The connection outlives the request: it is served on a goroutine of its own, and
-	// net/http lets go of the request and of its handler goroutine's deep stack.
-	go c.serve(context.Background())
+	// Opening runs here; then the connection is served on a goroutine of its own, which
+	// starts with a small stack, and net/http lets go of the request and of this one.
+	if c.open(context.Background()) {
+		go c.serve(context.Background())
+	}
 }
 
 // refuse sends an error frame and closes with code.
@@ -74,7 +76,9 @@ func refuse(ctx context.Context, ws *websocket.Conn, e *protocol.Error, code int
 	_ = ws.Close(websocket.StatusCode(code), e.Message)
 }
 
-func (c *conn) serve(ctx context.Context) {
+// open welcomes the client and records the connection in the hub and in presence; it
+// reports false when the connection was refused (and is closing).
+func (c *conn) open(ctx context.Context) bool {
 	g := c.g
 	welcome := protocol.Welcome{Type: protocol.TypeWelcome, UserID: c.sess.User, SessionID: c.sess.ID, GatewayID: g.cfg.ID}
 	c.sess.Send(&hub.Frame{Data: protocol.Encode(welcome)})
@@ -83,24 +87,30 @@ func (c *conn) serve(ctx context.Context) {
 			c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeUnavailable, "too many connections of this user")))
 		}
 		c.closeNow(code)
-		return
+		return false
 	}
-	defer g.conns.remove(c)
 	if err := g.hub.Register(c.sess); err != nil {
+		g.conns.remove(c)
 		c.closeNow(protocol.CloseGoingAway)
-		return
+		return false
 	}
 	took, err := g.bridge.Presence.Connect(ctx, c.sess.User, c.sess.ID, c.sess.Conn)
 	if err != nil {
 		c.log.Warn("presence unavailable", "err", err)
 		g.hub.Unregister(c.sess)
+		g.conns.remove(c)
 		c.closeNow(protocol.CloseInternal)
-		return
+		return false
 	}
 	g.bridge.Kick(ctx, c.sess.User, c.sess.ID, took)
 	c.log.Info("connection opened", "took_over", took != nil)
-	err = c.readLoop(ctx)
-	c.teardown(err)
+	return true
+}
+
+// serve reads the client's commands until the connection ends, then tears it down.
+func (c *conn) serve(ctx context.Context) {
+	defer c.g.conns.remove(c)
+	c.teardown(c.readLoop(ctx))
 }
 
 // readLoop runs the client's commands, one at a time and in order, until the connection

@@ -17,6 +17,10 @@ type msg struct {
 	data    []byte
 }
 
+// maxBatch bounds one direct get; readers of more go on after it (its last message's
+// pending count tells there is more).
+const maxBatch = 1024
+
 // batchRequest is the server's direct get request (JSApiMsgGetRequest), batch form.
 type batchRequest struct {
 	Seq     uint64 `json:"seq"`
@@ -29,13 +33,14 @@ type batchRequest struct {
 // batch ends with the server's end-of-batch marker, so a timeout is an error, never a short
 // batch.
 func (s *Store) fetch(ctx context.Context, subj string, from uint64, n int, fn func(msg) bool) error {
-	req, err := json.Marshal(batchRequest{Seq: max(from, 1), NextFor: subj, Batch: max(n, 1)})
+	n = min(max(n, 1), maxBatch)
+	req, err := json.Marshal(batchRequest{Seq: max(from, 1), NextFor: subj, Batch: n})
 	if err != nil {
 		return err
 	}
 	// Room for the whole batch and its end marker, so nothing is dropped however slowly it
 	// is read (a sync subscription would allocate NATS's default 64k-message channel).
-	replies := make(chan *nats.Msg, max(n, 1)+1)
+	replies := make(chan *nats.Msg, n+1)
 	sub, err := s.nc.ChanSubscribe(s.nc.NewInbox(), replies)
 	if err != nil {
 		return err
