@@ -46,6 +46,7 @@ type config struct {
 	MaxConnsPerUser int
 	MaxRooms        int
 	PingInterval    time.Duration
+	DebugAddr       string
 }
 
 // envPrefix: every flag can also be set as CHAT_<FLAG>, e.g. CHAT_NATS_URL for --nats-url.
@@ -80,6 +81,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.IntVar(&c.MaxConns, "max-conns", 50000, "connections this gateway accepts (beyond: HTTP 503); 0 for no limit")
 	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", 32, "connections of one user on this gateway (beyond: close 1013); 0 for no limit")
 	fs.IntVar(&c.MaxRooms, "max-rooms", 200, "rooms one session may be in (beyond: forbidden); 0 for no limit")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); empty for none")
 	fs.DurationVar(&c.PingInterval, "ping-interval", 30*time.Second, "keepalive ping period; a peer silent for a period is cut")
 	if err := fromEnv(fs, getenv); err != nil {
 		return c, err

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -87,6 +88,9 @@ func run(ctx context.Context, cfg config, logw io.Writer) error {
 	go srv.Serve(ln)
 	log.Info("gateway listening", "addr", ln.Addr().String(), "nats", natsName(cfg))
 	logDone := startEventLog(nc, cfg.EventLog, log)
+	if cfg.DebugAddr != "" {
+		go serveDebug(cfg.DebugAddr, log)
+	}
 	<-ctx.Done()
 	err = shutdown(srv, g, cfg.ShutdownTimeout, log)
 	logDone()
@@ -184,4 +188,18 @@ func startEventLog(nc *nats.Conn, path string, log *slog.Logger) (stop func()) {
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// serveDebug serves Go's profiles (/debug/pprof/) apart from the public address, for
+// operators only.
+func serveDebug(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("debug listening", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("debug server stopped", "err", err)
+	}
 }

@@ -13,7 +13,7 @@ import (
 
 const (
 	batchBytes   = 1 << 20 // a frame stops taking more objects past this size
-	pooledBuffer = 1 << 20 // larger batch buffers are not kept for reuse
+	pooledBuffer = 16 << 10 // larger batch buffers are left to the collector, not kept for reuse
 )
 
 var batchPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
