@@ -12,7 +12,7 @@ import (
 )
 
 const (
-	batchBytes   = 1 << 20 // a frame stops taking more objects past this size
+	batchBytes   = 1 << 20  // a frame stops taking more objects past this size
 	pooledBuffer = 16 << 10 // larger batch buffers are left to the collector, not kept for reuse
 )
 
