@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/chathub/chathub/internal/gateway"
-	"github.com/chathub/chathub/internal/natsd"
+	"github.com/chathub/chathub/internal/natstest"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -27,12 +27,7 @@ func NATS(t testing.TB) *server.Server {
 // NATSAt starts an embedded JetStream server storing in dir.
 func NATSAt(t testing.TB, dir string) *server.Server {
 	t.Helper()
-	ns, err := natsd.Start(natsd.Config{Addr: "127.0.0.1:0", StoreDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns
+	return natstest.Server(t, dir)
 }
 
 // Gateway is a gateway served over loopback by httptest.

@@ -14,27 +14,17 @@ import (
 
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/history"
+	"github.com/chathub/chathub/internal/natstest"
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // storeOf opens the event stream of ns, the way a gateway does, to check what it holds.
 func storeOf(t testing.TB, ns *server.Server) *history.Store {
 	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := history.Open(ctx, js, history.Config{})
+	st, err := history.Open(ctx, natstest.JetStream(t, ns), history.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

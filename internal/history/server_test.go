@@ -6,44 +6,16 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chathub/chathub/internal/natstest"
 )
 
 // startServer runs an embedded JetStream server storing in dir until the test ends.
-func startServer(t testing.TB, dir string) *server.Server {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
-}
+func startServer(t testing.TB, dir string) *server.Server { return natstest.Server(t, dir) }
 
 // connect returns a JetStream client of ns, closed when the test ends.
-func connect(t testing.TB, ns *server.Server) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
+func connect(t testing.TB, ns *server.Server) jetstream.JetStream { return natstest.JetStream(t, ns) }
 
 // open starts a server and opens a Store on it.
 func open(t testing.TB, cfg Config) (*Store, *server.Server) {
