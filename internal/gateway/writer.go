@@ -12,8 +12,9 @@ import (
 )
 
 const (
-	batchBytes   = 1 << 20  // a frame stops taking more objects past this size
-	pooledBuffer = 16 << 10 // larger batch buffers are left to the collector, not kept for reuse
+	batchBytes   = 64 << 10  // a frame stops taking more objects past this size
+	largeFrame   = 32 << 10  // a frame this large is written as it is, not copied into a batch
+	pooledBuffer = 128 << 10 // larger batch buffers are left to the collector, not kept for reuse
 )
 
 var batchPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -38,9 +39,9 @@ func (c *conn) writeLoop() {
 		// Let the hub queue more before collecting: fewer, larger frames.
 		runtime.Gosched()
 		buf.Reset()
-		code := c.collect(buf)
-		if buf.Len() > 0 {
-			if err := c.write(buf.Bytes()); err != nil {
+		data, code := c.collect(buf)
+		if len(data) > 0 {
+			if err := c.write(data); err != nil {
 				c.writeFailed(err)
 				return // stays "writing": nothing more is written to a broken connection
 			}
@@ -50,7 +51,7 @@ func (c *conn) writeLoop() {
 			_ = c.ws.Close(websocket.StatusCode(code), closeReason(code))
 			return
 		}
-		if buf.Len() == 0 {
+		if len(data) == 0 {
 			c.writing.Store(false)
 			if len(c.sess.Out()) == 0 || !c.writing.CompareAndSwap(false, true) {
 				return
@@ -59,25 +60,29 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// collect moves queued frames into buf until the queue is empty, the batch is large, or
-// a close is queued (its code is returned).
-func (c *conn) collect(buf *bytes.Buffer) int {
+// collect returns what to write next: the queued frames gathered in buf until the queue
+// is empty or the batch is large, or a large first frame as it is. A queued close ends the
+// batch; its code is returned.
+func (c *conn) collect(buf *bytes.Buffer) ([]byte, int) {
 	out := c.sess.Out()
 	for buf.Len() < batchBytes {
 		select {
 		case f := <-out:
 			if f.Close != 0 {
-				return f.Close
+				return buf.Bytes(), f.Close
+			}
+			if buf.Len() == 0 && len(f.Data) >= largeFrame {
+				return f.Data, 0
 			}
 			if buf.Len() > 0 {
 				buf.WriteByte('\n')
 			}
 			buf.Write(f.Data)
 		default:
-			return 0
+			return buf.Bytes(), 0
 		}
 	}
-	return 0
+	return buf.Bytes(), 0
 }
 
 // writeFailed cuts a connection whose write failed. A write that ran out of time is a
