@@ -119,7 +119,7 @@ func httpStatus(code string) int {
 		return http.StatusForbidden
 	case protocol.CodeRateLimited:
 		return http.StatusTooManyRequests
-	case protocol.CodeUnavailable, protocol.CodeTooMany:
+	case protocol.CodeUnavailable:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

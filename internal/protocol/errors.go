@@ -14,7 +14,6 @@ const (
 	CodeUnavailable  = "unavailable"
 	CodeUnauthorized = "unauthorized"
 	CodeInternal     = "internal"
-	CodeTooMany      = "too_many" // over a per-session or per-gateway limit (rooms, connections)
 )
 
 // Close codes of the protocol.
