@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -51,7 +53,7 @@ func (c *conn) post(ctx context.Context, cmd *protocol.Command) *protocol.Error 
 		Message: *cmd.Message, UnixTime: time.Now().Unix()}
 	msgID := ""
 	if cmd.Ref != "" {
-		msgID = "m:" + c.sess.User + ":" + c.sess.ID + ":" + cmd.Ref
+		msgID = "m:" + c.sess.User + ":" + c.sess.ID + ":" + headerSafe(cmd.Ref)
 	}
 	start := time.Now()
 	p, err := c.g.store.AppendAsync(cmd.ChatroomID, ev.Marshal(), msgID, bridge.Headers(protocol.TypeMessage, c.sess.User, ""))
@@ -145,4 +147,17 @@ func failure(log interface{ Warn(string, ...any) }, what string, err error) *pro
 	}
 	log.Warn(what+" failed", "err", err)
 	return protocol.Errorf(protocol.CodeInternal, "internal error")
+}
+
+// headerSafe returns ref as it is when it is printable ASCII without spaces or colons (as a
+// ref usually is, and as operators like to read it in Nats-Msg-Id), else a hash of it: a
+// ref is any string, and a NATS header value must not hold line breaks.
+func headerSafe(ref string) string {
+	for i := 0; i < len(ref); i++ {
+		if c := ref[i]; c <= ' ' || c > '~' || c == ':' {
+			sum := sha256.Sum256([]byte(ref))
+			return "sha256-" + hex.EncodeToString(sum[:12])
+		}
+	}
+	return ref
 }
