@@ -31,6 +31,10 @@ func (g *Gateway) routes() *http.ServeMux {
 func (g *Gateway) serveHistory(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	room := q.Get("chatroomId")
+	if room == "" {
+		writeError(w, protocol.Errorf(protocol.CodeBadRequest, "chatroomId is missing"))
+		return
+	}
 	if !protocol.ValidName(room) {
 		writeError(w, protocol.Errorf(protocol.CodeInvalidRoom, "chatroomId must be 1 to 64 of A-Z a-z 0-9 _ -"))
 		return
