@@ -238,7 +238,9 @@ func TestSlowClientsDoNotSlowTheOthers(t *testing.T) {
 	base := heap()
 
 	burst(t, ctx, pubs, readers, "warm-up", slowBurst/4) // rooms' feeds and windows warm
-	alone := burst(t, ctx, pubs, readers, "alone", slowBurst)
+	// The rate without slow clients is the slower of two bursts: one noisy fast burst on a
+	// shared machine must not make the comparison fail; a collapse still shows.
+	alone := max(burst(t, ctx, pubs, readers, "alone", slowBurst), burst(t, ctx, pubs, readers, "alone2", slowBurst))
 	perSecAlone := float64(slowReaders*slowBurst) / alone.Seconds()
 
 	// The slow clients: joined to two rooms each, then they stop reading (after at most
@@ -280,7 +282,7 @@ func TestSlowClientsDoNotSlowTheOthers(t *testing.T) {
 
 	// Every reader got every message, once.
 	for i, r := range readers {
-		if got, want := r.msgs.Load(), int64(2*slowBurst+slowBurst/4); got != want {
+		if got, want := r.msgs.Load(), int64(3*slowBurst+slowBurst/4); got != want {
 			t.Fatalf("reader %d: %d messages, want %d", i, got, want)
 		}
 	}
