@@ -333,7 +333,9 @@ func TestSlowClientsDoNotSlowTheOthers(t *testing.T) {
 	if perSecSlow < 0.5*perSecAlone {
 		t.Errorf("delivery fell from %.0f/s to %.0f/s with slow clients", perSecAlone, perSecSlow)
 	}
-	if peak.Load() > base+256<<20 || after > base+64<<20 {
+	// The peak counts garbage the collector has not reached yet, which grows when the machine
+	// is busy; what the slow clients could pile up without bound shows in what stays after.
+	if peak.Load() > base+768<<20 || after > base+64<<20 {
 		t.Errorf("heap grew: %d MiB after set-up, peak %d MiB, after %d MiB", base>>20, peak.Load()>>20, after>>20)
 	}
 }
