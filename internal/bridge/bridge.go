@@ -120,7 +120,7 @@ func (b *Bridge) Run(ctx context.Context, ready chan<- struct{}) error {
 	go b.keepWatching(ctx, b.presence, b.state.applyPresence, synced1)
 	go b.keepWatching(ctx, b.rooms, b.state.applyRoom, synced2)
 	go b.Feeds.RunChecks(ctx, 3*time.Second)
-	go b.notices.run(ctx, noticeEvery, func(f *hub.Frame) { b.hub.Broadcast(f) })
+	go b.notices.run(ctx, noticeEvery, b.broadcast)
 	go func() {
 		<-synced1
 		<-synced2
@@ -151,6 +151,9 @@ func (b *Bridge) orphans(ctx context.Context) {
 		}
 	}
 }
+
+// broadcast queues f for every local session.
+func (b *Bridge) broadcast(f *hub.Frame) { b.hub.Broadcast(f) }
 
 // keepWatching watches a bucket, starting over when the watch ends with an error.
 func (b *Bridge) keepWatching(ctx context.Context, kv jetstream.KeyValue, apply func(string, []byte), synced chan struct{}) {

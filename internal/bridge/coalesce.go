@@ -14,14 +14,26 @@ const noticeEvery = 50 * time.Millisecond
 
 // coalescer gathers the online/offline notices that every local session receives and hands
 // them to the hub as one frame per interval: when N users connect at once, each session
-// gets a few frames holding N notices, not N frames (N² in all).
+// gets a few frames holding N notices, not N frames (N² in all). A notice that comes after a
+// quiet interval goes out at once, so in the usual case nothing waits.
 type coalescer struct {
-	mu  sync.Mutex // guards buf; no I/O under it
-	buf [][]byte
+	mu   sync.Mutex // guards buf and last; no I/O under it
+	buf  [][]byte
+	last time.Time // when notices last went out
 }
 
-func (c *coalescer) add(notice []byte) {
+// add sends notice at once when none went out within the interval, else gathers it for
+// run. It is called from one goroutine (the notices' subscription), so notices keep their
+// order.
+func (c *coalescer) add(notice []byte, send func(*hub.Frame)) {
+	now := time.Now()
 	c.mu.Lock()
+	if len(c.buf) == 0 && now.Sub(c.last) >= noticeEvery {
+		c.last = now
+		c.mu.Unlock()
+		send(&hub.Frame{Data: notice})
+		return
+	}
 	c.buf = append(c.buf, notice)
 	c.mu.Unlock()
 }
@@ -31,6 +43,9 @@ func (c *coalescer) take() *hub.Frame {
 	c.mu.Lock()
 	buf := c.buf
 	c.buf = nil
+	if len(buf) > 0 {
+		c.last = time.Now()
+	}
 	c.mu.Unlock()
 	if len(buf) == 0 {
 		return nil

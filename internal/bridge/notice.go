@@ -31,8 +31,8 @@ func (b *Bridge) listen() ([]*nats.Subscription, error) {
 	return subs, b.nc.Flush()
 }
 
-// onUsers gathers an online/offline notice for every local session.
-func (b *Bridge) onUsers(m *nats.Msg) { b.notices.add(m.Data) }
+// onUsers passes an online/offline notice to every local session, coalesced in bursts.
+func (b *Bridge) onUsers(m *nats.Msg) { b.notices.add(m.Data, b.broadcast) }
 
 func (b *Bridge) onPrivate(m *nats.Msg) {
 	var n privateNotice
