@@ -19,6 +19,17 @@ import (
 func (s *Store) Append(ctx context.Context, room string, payload []byte, msgID string, hdr nats.Header) (id uint64, dup bool, err error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
+	msg, opts := message(room, payload, msgID, hdr)
+	ack, err := s.js.PublishMsg(ctx, msg, opts...)
+	if err != nil {
+		return 0, false, failed("append to "+room, err)
+	}
+	return ack.Sequence, ack.Duplicate, nil
+}
+
+// message builds the publish of an event and its options: the room's subject, our headers
+// (copied, never modified), the expected stream and the message id.
+func message(room string, payload []byte, msgID string, hdr nats.Header) (*nats.Msg, []jetstream.PublishOpt) {
 	msg := &nats.Msg{Subject: subject.Events(room), Data: payload}
 	if len(hdr) > 0 {
 		msg.Header = make(nats.Header, len(hdr))
@@ -30,9 +41,5 @@ func (s *Store) Append(ctx context.Context, room string, payload []byte, msgID s
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	ack, err := s.js.PublishMsg(ctx, msg, opts...)
-	if err != nil {
-		return 0, false, failed("append to "+room, err)
-	}
-	return ack.Sequence, ack.Duplicate, nil
+	return msg, opts
 }

@@ -5,8 +5,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/chathub/chathub/internal/subject"
 )
 
 // Pending is an append sent and not yet acknowledged.
@@ -18,14 +16,8 @@ type Pending struct {
 // AppendAsync sends payload like Append but returns at once: the event is stored, and its
 // id known, when Wait returns. Appends sent by one caller are stored in the order sent.
 func (s *Store) AppendAsync(room string, payload []byte, msgID string, hdr nats.Header) (Pending, error) {
-	msg := &nats.Msg{Subject: subject.Events(room), Data: payload, Header: make(nats.Header, len(hdr))}
-	for k, v := range hdr {
-		msg.Header[k] = v
-	}
-	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(subject.Stream), jetstream.WithStallWait(defaultTimeout)}
-	if msgID != "" {
-		opts = append(opts, jetstream.WithMsgID(msgID))
-	}
+	msg, opts := message(room, payload, msgID, hdr)
+	opts = append(opts, jetstream.WithStallWait(defaultTimeout))
 	ack, err := s.js.PublishMsgAsync(msg, opts...)
 	if err != nil {
 		return Pending{}, failed("append to "+room, err)
