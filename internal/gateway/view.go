@@ -28,15 +28,15 @@ func (v view) inWindow(lo, hi uint64) []hub.Event {
 	return w[i:j]
 }
 
-// rng returns the room's events with lo < id <= hi, the first max of them, and whether
+// rng returns the room's events with lo < id <= hi, the first limit of them, and whether
 // there were more.
-func (v view) rng(ctx context.Context, lo, hi uint64, max int) ([]hub.Event, bool, error) {
+func (v view) rng(ctx context.Context, lo, hi uint64, limit int) ([]hub.Event, bool, error) {
 	if lo >= hi {
 		return nil, false, nil
 	}
 	var out []hub.Event
 	if lo < v.t.From {
-		st, more, err := v.g.store.After(ctx, v.room, lo, min(hi, v.t.From), max)
+		st, more, err := v.g.store.After(ctx, v.room, lo, min(hi, v.t.From), limit)
 		if err != nil {
 			return nil, false, err
 		}
@@ -45,9 +45,9 @@ func (v view) rng(ctx context.Context, lo, hi uint64, max int) ([]hub.Event, boo
 			return out, true, nil
 		}
 	}
-	out = append(out, v.inWindow(max64(lo, v.t.From), hi)...)
-	if len(out) > max {
-		return out[:max], true, nil
+	out = append(out, v.inWindow(max(lo, v.t.From), hi)...)
+	if len(out) > limit {
+		return out[:limit], true, nil
 	}
 	return out, false, nil
 }
@@ -86,11 +86,4 @@ func events(st []history.Stored) []hub.Event {
 		out[i] = bridge.Event(s)
 	}
 	return out
-}
-
-func max64(a, b uint64) uint64 {
-	if a > b {
-		return a
-	}
-	return b
 }
