@@ -147,6 +147,13 @@ func (s *State) Users() []protocol.UserInfo {
 	return out
 }
 
+// UserCount is the number of users online on any gateway.
+func (s *State) UserCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.users)
+}
+
 // Rooms lists the public rooms and, when user is not empty, that user's private rooms.
 func (s *State) Rooms(user string) []protocol.RoomInfo {
 	s.mu.Lock()
