@@ -138,14 +138,7 @@ func (b *Bridge) orphans(ctx context.Context) {
 		if rec.GatewayID != b.cfg.GatewayID || rec.GraceUntil != 0 {
 			continue
 		}
-		_, err := update(ctx, b.Presence.bucket, sessionKey(rec.UserID, rec.SessionID), func(cur *sessionRecord) (*sessionRecord, error) {
-			if cur == nil || cur.Conn != rec.Conn || cur.GraceUntil != 0 {
-				return nil, errSkip
-			}
-			next := *cur
-			next.GraceUntil = time.Now().Add(b.cfg.Grace).UnixMilli()
-			return &next, nil
-		})
+		err := b.Presence.startGrace(ctx, rec.UserID, rec.SessionID, rec.Conn)
 		if ignoreSkip(err) != nil {
 			b.log.Warn("a session of this gateway's previous run was not released", "user", rec.UserID, "err", err)
 		}

@@ -91,26 +91,37 @@ func (p *Presence) ensureUser(ctx context.Context, user, session string) error {
 // out at once; any other end starts its grace period.
 func (p *Presence) Disconnect(ctx context.Context, user, session, conn string, left bool) error {
 	if !left {
-		_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
-			if cur == nil || cur.Conn != conn {
-				return nil, errSkip
-			}
-			next := *cur
-			next.GraceUntil = p.now().Add(p.grace).UnixMilli()
-			return &next, nil
-		})
-		return ignoreSkip(err)
+		return ignoreSkip(p.startGrace(ctx, user, session, conn))
 	}
-	cur, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
-		if cur == nil || cur.Conn != conn {
-			return nil, errSkip
-		}
-		return nil, nil
-	})
+	cur, err := p.end(ctx, user, session, func(cur *sessionRecord) bool { return cur.Conn == conn })
 	if err != nil {
 		return ignoreSkip(err)
 	}
 	return p.cleanup(ctx, cur)
+}
+
+// startGrace starts the grace period of a session still held by conn and not in one yet.
+func (p *Presence) startGrace(ctx context.Context, user, session, conn string) error {
+	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+		if cur == nil || cur.Conn != conn || cur.GraceUntil != 0 {
+			return nil, errSkip
+		}
+		next := *cur
+		next.GraceUntil = p.now().Add(p.grace).UnixMilli()
+		return &next, nil
+	})
+	return err
+}
+
+// end deletes a session's record if it is still as still wants it, and returns it: the one
+// caller that deletes it then cleans up after the session (errSkip for everyone else).
+func (p *Presence) end(ctx context.Context, user, session string, still func(*sessionRecord) bool) (*sessionRecord, error) {
+	return update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+		if cur == nil || !still(cur) {
+			return nil, errSkip
+		}
+		return nil, nil
+	})
 }
 
 // cleanup takes a session that is gone out of its rooms and its user's record, emitting

@@ -82,11 +82,8 @@ func (sw *sweeper) liveGateways(ctx context.Context) (map[string]bool, error) {
 
 // expire deletes a gone session's record, if it is still as seen, and cleans up after it.
 func (sw *sweeper) expire(ctx context.Context, seen sessionRecord) {
-	cur, err := update(ctx, sw.b.Presence.bucket, sessionKey(seen.UserID, seen.SessionID), func(cur *sessionRecord) (*sessionRecord, error) {
-		if cur == nil || cur.Conn != seen.Conn || cur.GraceUntil != seen.GraceUntil || cur.GatewayID != seen.GatewayID {
-			return nil, errSkip
-		}
-		return nil, nil
+	cur, err := sw.b.Presence.end(ctx, seen.UserID, seen.SessionID, func(cur *sessionRecord) bool {
+		return cur.Conn == seen.Conn && cur.GraceUntil == seen.GraceUntil && cur.GatewayID == seen.GatewayID
 	})
 	if err != nil {
 		if !errors.Is(err, errSkip) {
