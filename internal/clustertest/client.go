@@ -11,40 +11,27 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chathub/chathub/internal/protocol"
 	"github.com/coder/websocket"
 )
 
 // Frame is one object a gateway sent, decoded loosely.
 type Frame struct {
-	Type       string      `json:"type"`
-	Ref        string      `json:"ref"`
-	ID         uint64      `json:"id"`
-	ChatroomID string      `json:"chatroomId"`
-	UserID     string      `json:"userId"`
-	SessionID  string      `json:"sessionId"`
-	Message    string      `json:"message"`
-	Code       string      `json:"code"`
-	GatewayID  string      `json:"gatewayId"`
-	Peer       string      `json:"peer"`
-	Private    bool        `json:"private"`
-	Recovered  bool        `json:"recovered"`
-	Events     []Frame     `json:"events"`
-	Users      []UserCount `json:"users"`
-	Rooms      []RoomCount `json:"rooms"`
-}
-
-// UserCount is one entry of a users reply.
-type UserCount struct {
-	UserID   string `json:"userId"`
-	Sessions int    `json:"sessions"`
-}
-
-// RoomCount is one entry of a rooms reply.
-type RoomCount struct {
-	ChatroomID string `json:"chatroomId"`
-	Users      int    `json:"users"`
-	Private    bool   `json:"private"`
-	Peer       string `json:"peer"`
+	Type       string              `json:"type"`
+	Ref        string              `json:"ref"`
+	ID         uint64              `json:"id"`
+	ChatroomID string              `json:"chatroomId"`
+	UserID     string              `json:"userId"`
+	SessionID  string              `json:"sessionId"`
+	Message    string              `json:"message"`
+	Code       string              `json:"code"`
+	GatewayID  string              `json:"gatewayId"`
+	Peer       string              `json:"peer"`
+	Private    bool                `json:"private"`
+	Recovered  bool                `json:"recovered"`
+	Events     []Frame             `json:"events"`
+	Users      []protocol.UserInfo `json:"users"`
+	Rooms      []protocol.RoomInfo `json:"rooms"`
 }
 
 // ClientConfig is one chat session. Zero values are documented per field.

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chathub/chathub/internal/protocol"
 )
 
 // The whole NATS cluster stopped (SIGTERM to all three) and started again on the same store
@@ -123,7 +125,7 @@ func checkPrivate(t *testing.T, ctx context.Context, room string, msgID uint64, 
 		if err != nil {
 			t.Fatalf("rooms of %s: %v", cl.User(), err)
 		}
-		listed := slices.ContainsFunc(f.Rooms, func(r RoomCount) bool { return r.ChatroomID == room && r.Private })
+		listed := slices.ContainsFunc(f.Rooms, func(r protocol.RoomInfo) bool { return r.ChatroomID == room && r.Private })
 		if listed != member {
 			t.Errorf("rooms of %s lists %s: %v, want %v (%+v)", cl.User(), room, listed, member, f.Rooms)
 		}
