@@ -1,7 +1,7 @@
-// Package bridge joins a gateway's hub to NATS: it feeds each room with local members from
-// the stream's live republish feed (in order, with no gap and no duplicate), keeps the
-// cross-gateway facts (presence, rooms, private rooms) in JetStream key-value buckets, and
-// carries the notices every gateway must hear (online/offline, private rooms, take-overs).
+// Package bridge is a gateway's data plane: it joins the hub to the rooms' NATS subjects,
+// feeding each room that has local members from the stream's live republish feed, in
+// order, with no gap and no duplicate (a lost live event is read back from the stream).
+// The control plane (presence, rooms, notices) is package control.
 package bridge
 
 import (
@@ -16,33 +16,31 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Feeds runs one live feed per room that has local members. Its Start and Stop are the
-// hub's RoomStart and RoomStop callbacks.
+// Feeds runs one live feed per room that has local members; the hub starts and stops them
+// (it is a hub.Feeds).
 type Feeds struct {
-	nc    *nats.Conn
-	store *history.Store
-	hub   *hub.Hub
-	log   *slog.Logger
-
-	// OnDeliver, if set before the first room starts, counts events handed to the hub.
-	OnDeliver func(n int)
+	nc        *nats.Conn
+	store     *history.Store
+	log       *slog.Logger
+	delivered func(n int) // counts events handed to the hub
 
 	mu    sync.Mutex // guards feeds; held for map operations only
 	feeds map[string]*feed
 }
 
-// NewFeeds makes the feed manager; the hub must be set with SetHub before a room starts.
-func NewFeeds(nc *nats.Conn, store *history.Store, log *slog.Logger) *Feeds {
-	return &Feeds{nc: nc, store: store, log: log, feeds: make(map[string]*feed)}
+// NewFeeds makes the feed manager. delivered, which may be nil, hears how many events
+// each delivery hands to the hub.
+func NewFeeds(nc *nats.Conn, store *history.Store, log *slog.Logger, delivered func(n int)) *Feeds {
+	if delivered == nil {
+		delivered = func(int) {}
+	}
+	return &Feeds{nc: nc, store: store, log: log, delivered: delivered, feeds: make(map[string]*feed)}
 }
 
-// SetHub sets the hub the feeds deliver to (the hub is made with the feeds' callbacks, so
-// one of them must come second).
-func (f *Feeds) SetHub(h *hub.Hub) { f.hub = h }
-
-// Start starts the feed of a room. It does not block.
-func (f *Feeds) Start(room string, epoch uint64) {
-	fd := &feed{room: room, epoch: epoch, owner: f, pokec: make(chan struct{}, 1)}
+// Start starts the feed of a room, which tells sink where the room stands and then hands
+// it the room's events. It does not block.
+func (f *Feeds) Start(room string, epoch uint64, sink hub.Sink) {
+	fd := &feed{room: room, epoch: epoch, owner: f, sink: sink, pokec: make(chan struct{}, 1)}
 	fd.active.Store(time.Now().UnixNano())
 	var ctx context.Context
 	ctx, fd.cancel = context.WithCancel(context.Background())

@@ -27,6 +27,7 @@ type feed struct {
 	room   string
 	epoch  uint64
 	owner  *Feeds
+	sink   hub.Sink
 	cancel context.CancelFunc
 
 	pokec  chan struct{} // sent by checkIdle; read by run
@@ -106,7 +107,7 @@ func (fd *feed) catchUp(ctx context.Context) error {
 	}
 	if !fd.reset {
 		fd.last, fd.reset = last, true
-		return fd.owner.hub.Reset(fd.room, fd.epoch, last)
+		return fd.sink.Reset(fd.room, fd.epoch, last)
 	}
 	var out []hub.Event
 	out, err = fd.fill(ctx, last, out)
@@ -176,10 +177,8 @@ func (fd *feed) deliver(out []hub.Event) error {
 		return nil
 	}
 	fd.active.Store(time.Now().UnixNano())
-	if fd.owner.OnDeliver != nil {
-		fd.owner.OnDeliver(len(out))
-	}
-	return fd.owner.hub.Deliver(fd.room, fd.epoch, out)
+	fd.owner.delivered(len(out))
+	return fd.sink.Deliver(fd.room, fd.epoch, out)
 }
 
 // event makes the hub's event of a stored payload: encoded once, shared by every session.

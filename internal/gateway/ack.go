@@ -6,57 +6,107 @@ import (
 
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/protocol"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
-// maxUnacked is how many messages of one session may be on their way to the stream at
-// once; the reader waits beyond it.
-const maxUnacked = 32
+const (
+	// maxUnacked is how many messages of one session may be on their way to the stream at
+	// once; the loop reads no more frames beyond it.
+	maxUnacked = 32
+	// ackWait is how long one attempt to store a message waits for the stream's answer.
+	// A message with a ref that gets none is sent again under the same message id, which
+	// the stream stores at most once, until ackTries attempts are spent.
+	ackWait  = 2500 * time.Millisecond
+	ackTries = 2
+)
 
-// ackJob is a message sent to the stream and waiting for its acknowledgement.
-type ackJob struct {
+// unacked is a message sent to the stream and waiting for its acknowledgement.
+type unacked struct {
 	ref, room string
+	msgID     string      // "" when the message has no ref: it cannot be sent again safely
+	data      []byte      // the stored payload, to send again
+	hdr       nats.Header // its headers
 	pending   history.Pending
-	start     time.Time
+	start     time.Time // when it was first sent
+	deadline  time.Time // when the current attempt gives up
+	tries     int
 }
 
-// awaitAck hands a sent message to the acker, which answers ack (or the error) once the
-// stream has stored it. The reader goes on with the next command meanwhile, so a client
-// that sends several messages has them stored in one round trip rather than one each;
-// they are stored, and acked, in the order sent.
-func (c *conn) awaitAck(j *ackJob) {
-	if c.acks == nil {
-		c.acks = make(chan *ackJob, maxUnacked) // only the reader sends; made on first use
-	}
-	c.acks <- j
-	if c.acking.CompareAndSwap(false, true) {
-		go c.ackLoop(c.acks)
-	}
+// ackQueue holds a session's messages in the order sent; they are stored, and answered,
+// in that order. Owned by the connection's loop.
+type ackQueue struct {
+	q     []*unacked
+	timer *time.Timer // set to the oldest message's deadline while there is one
 }
 
-// ackLoop answers acknowledgements in order and exits when none is waiting (an idle
-// connection has no acker).
-func (c *conn) ackLoop(acks chan *ackJob) {
-	for {
-		select {
-		case j := <-acks:
-			c.answer(j)
-		default:
-			c.acking.Store(false)
-			if len(acks) == 0 || !c.acking.CompareAndSwap(false, true) {
-				return
-			}
-		}
-	}
+func (a *ackQueue) full() bool { return len(a.q) >= maxUnacked }
+
+func (a *ackQueue) push(u *unacked) { a.q = append(a.q, u) }
+
+func (a *ackQueue) pop() {
+	a.q[0] = nil
+	a.q = a.q[1:]
 }
 
-func (c *conn) answer(j *ackJob) {
-	id, _, err := j.pending.Wait(context.Background())
-	since(c.g.metrics.publish, j.start)
+// waits returns the oldest message (nil when none) and the channels the loop waits on for
+// it: its acknowledgement, its failure and its deadline.
+func (a *ackQueue) waits() (*unacked, <-chan *jetstream.PubAck, <-chan error, <-chan time.Time) {
+	if len(a.q) == 0 {
+		return nil, nil, nil, nil
+	}
+	u := a.q[0]
+	d := time.Until(u.deadline)
+	if a.timer == nil {
+		a.timer = time.NewTimer(d)
+	} else {
+		a.timer.Reset(d)
+	}
+	return u, u.pending.Stored(), u.pending.Failed(), a.timer.C
+}
+
+// send sends a message to the stream, first or again.
+func (c *conn) send(u *unacked) error {
+	p, err := c.g.store.AppendAsync(u.room, u.data, u.msgID, u.hdr)
 	if err != nil {
-		e := c.failure("message not stored", err)
-		c.g.metrics.rejected.WithLabelValues(e.Code).Inc()
-		c.reply(protocol.EncodeError(j.ref, e))
+		return err
+	}
+	u.pending, u.tries, u.deadline = p, u.tries+1, time.Now().Add(ackWait)
+	return nil
+}
+
+// acked answers a stored message.
+func (c *conn) acked(u *unacked, ack *jetstream.PubAck) {
+	since(c.g.metrics.publish, u.start)
+	c.reply(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: u.ref, ChatroomID: u.room, ID: ack.Sequence}))
+}
+
+// notStored answers a message the stream refused or did not answer. When the stream did
+// not answer, the message may have been stored: the error says so, and a message with a
+// ref is sent again under the same message id first, which finds out.
+func (c *conn) notStored(u *unacked, err error, timedOut bool) {
+	if timedOut && u.msgID != "" && u.tries < ackTries && c.send(u) == nil {
+		c.acks.q = append([]*unacked{u}, c.acks.q...) // still the oldest
 		return
 	}
-	c.reply(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: j.ref, ChatroomID: j.room, ID: id}))
+	since(c.g.metrics.publish, u.start)
+	e := c.failure("message not stored", err)
+	if timedOut {
+		e = errUnconfirmed
+	}
+	c.g.metrics.rejected.WithLabelValues(e.Code).Inc()
+	c.reply(protocol.EncodeError(u.ref, e))
+}
+
+var errUnconfirmed = protocol.Errorf(protocol.CodeUnavailable,
+	"the event stream did not confirm the message in time; it may have been stored: send it again with the same ref, which stores it at most once")
+
+// settle handles what the loop heard of the oldest message.
+func (c *conn) settle(_ context.Context, u *unacked, ack *jetstream.PubAck, err error, timedOut bool) {
+	c.acks.pop()
+	if ack != nil {
+		c.acked(u, ack)
+		return
+	}
+	c.notStored(u, err, timedOut)
 }

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chathub/chathub/internal/bridge"
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
+	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats-server/v2/server"
@@ -236,7 +236,7 @@ func BenchmarkAppend(b *testing.B) {
 		data := ev.Marshal()
 		for pb.Next() {
 			k := n.Add(1)
-			if _, _, err := st.Append(context.Background(), room, data, fmt.Sprint("m:u:s:", k), bridge.Headers(protocol.TypeMessage, "u", "")); err != nil {
+			if _, _, err := st.Append(context.Background(), room, data, fmt.Sprint("m:u:s:", k), history.Headers(protocol.TypeMessage, "u", "")); err != nil {
 				b.Error(err)
 				return
 			}

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/chathub/chathub/internal/bridge"
+	"github.com/chathub/chathub/internal/control"
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/protocol"
@@ -28,9 +28,9 @@ func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
 	case protocol.CmdHistory:
 		e = c.history(ctx, cmd)
 	case protocol.CmdUsers:
-		c.reply(protocol.Encode(protocol.Users{Type: protocol.TypeUsers, Ref: cmd.Ref, Users: c.g.bridge.State().Users()}))
+		c.reply(protocol.Encode(protocol.Users{Type: protocol.TypeUsers, Ref: cmd.Ref, Users: c.g.control.State().Users()}))
 	case protocol.CmdRooms:
-		rooms := c.g.bridge.State().Rooms(c.sess.User)
+		rooms := c.g.control.State().Rooms(c.sess.User)
 		c.reply(protocol.Encode(protocol.Rooms{Type: protocol.TypeRooms, Ref: cmd.Ref, Rooms: rooms}))
 	}
 	if e != nil {
@@ -38,30 +38,37 @@ func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
 	}
 }
 
-// post stores a message and acks it once it is stored. A message sent again with the same
-// ref by the same session is stored once: its Nats-Msg-Id is made of the three.
+// post sends a message to the stream; the loop acks it once it is stored. A message sent
+// again with the same ref by the same session to the same room is stored once: its
+// Nats-Msg-Id is made of the four.
 func (c *conn) post(ctx context.Context, cmd *protocol.Command) *protocol.Error {
-	if !c.member(cmd.ChatroomID) {
-		if protocol.IsPrivate(cmd.ChatroomID) {
-			if err := c.g.bridge.Access(ctx, c.sess.User, cmd.ChatroomID, false); err != nil {
+	room := cmd.ChatroomID
+	if !c.rooms[room] {
+		if protocol.IsPrivate(room) {
+			if err := c.g.control.Access(ctx, c.sess.User, room, false); err != nil {
 				return c.failure("message", err) // forbidden: a private room of other users
 			}
 		}
-		return protocol.Errorf(protocol.CodeNotMember, "join %s before posting to it", cmd.ChatroomID)
+		return protocol.Errorf(protocol.CodeNotMember, "join %s before posting to it", room)
 	}
-	ev := protocol.Event{ChatroomID: cmd.ChatroomID, Type: protocol.TypeMessage, UserID: c.sess.User,
+	ev := protocol.Event{ChatroomID: room, Type: protocol.TypeMessage, UserID: c.sess.User,
 		Message: *cmd.Message, UnixTime: time.Now().Unix()}
-	msgID := ""
+	u := &unacked{ref: cmd.Ref, room: room, data: ev.Marshal(),
+		hdr: history.Headers(protocol.TypeMessage, c.sess.User, ""), start: time.Now()}
 	if cmd.Ref != "" {
-		msgID = "m:" + c.sess.User + ":" + c.sess.ID + ":" + headerSafe(cmd.Ref)
+		u.msgID = messageID(c.sess.User, c.sess.ID, room, cmd.Ref)
 	}
-	start := time.Now()
-	p, err := c.g.store.AppendAsync(cmd.ChatroomID, ev.Marshal(), msgID, bridge.Headers(protocol.TypeMessage, c.sess.User, ""))
-	if err != nil {
+	if err := c.send(u); err != nil {
 		return c.failure("message not stored", err)
 	}
-	c.awaitAck(&ackJob{ref: cmd.Ref, room: cmd.ChatroomID, pending: p, start: start})
+	c.acks.push(u)
 	return nil
+}
+
+// messageID is the Nats-Msg-Id of a message with a ref: the stream stores a message once
+// per session, room and ref within its deduplication window.
+func messageID(user, session, room, ref string) string {
+	return "m:" + user + ":" + session + ":" + room + ":" + headerSafe(ref)
 }
 
 // leave takes the session out of a room. Leaving a room the session is not in is answered
@@ -69,14 +76,15 @@ func (c *conn) post(ctx context.Context, cmd *protocol.Command) *protocol.Error 
 func (c *conn) leave(ctx context.Context, cmd *protocol.Command) *protocol.Error {
 	room := cmd.ChatroomID
 	left := protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Ref: cmd.Ref, ChatroomID: room})
-	was := c.setMember(room, false)
+	was := c.rooms[room]
+	delete(c.rooms, room)
 	if err := c.g.hub.Leave(c.sess, room, &hub.Frame{Data: left}); err != nil {
 		return c.failure("leave", err)
 	}
 	if !was {
 		return nil
 	}
-	if err := c.g.bridge.Presence.LeaveRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room); err != nil {
+	if err := c.g.control.LeaveRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room); err != nil {
 		c.log.Warn("presence not updated at leave", "room", room, "err", err)
 	}
 	return nil
@@ -87,7 +95,7 @@ func (c *conn) private(ctx context.Context, cmd *protocol.Command) *protocol.Err
 	if cmd.UserID == c.sess.User {
 		return protocol.Errorf(protocol.CodeBadRequest, "a private room needs another user")
 	}
-	room, err := c.g.bridge.Private(ctx, c.sess.User, cmd.UserID)
+	room, err := c.g.control.Private(ctx, c.sess.User, cmd.UserID)
 	if err != nil {
 		return c.failure("private room", err)
 	}
@@ -112,34 +120,9 @@ func (c *conn) failure(what string, err error) *protocol.Error {
 	return failure(c.log, what, err)
 }
 
-func (c *conn) roomCount() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.rooms)
-}
-
-func (c *conn) member(room string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.rooms[room]
-}
-
-// setMember records whether the session is in room and reports whether it was.
-func (c *conn) setMember(room string, in bool) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	was := c.rooms[room]
-	if in {
-		c.rooms[room] = true
-	} else {
-		delete(c.rooms, room)
-	}
-	return was
-}
-
 func failure(log interface{ Warn(string, ...any) }, what string, err error) *protocol.Error {
 	switch {
-	case errors.Is(err, bridge.ErrForbidden):
+	case errors.Is(err, control.ErrForbidden):
 		return protocol.Errorf(protocol.CodeForbidden, "this private room is not yours")
 	case errors.Is(err, history.ErrUnavailable), history.IsOutage(err):
 		log.Warn(what+": event stream unavailable", "err", err)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,27 +13,46 @@ import (
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 )
 
-// conn is one WebSocket connection: its reader is the HTTP handler's goroutine, which runs
-// the client's commands in order; its writer runs only while there is something to write.
+var errNoAnswer = errors.New("gateway: the event stream did not answer")
+
+// conn is one WebSocket connection. Three goroutines serve it, each with one job:
+//   - the reader reads the client's frames and hands them to the loop (it blocks while the
+//     loop is busy, so a client that sends faster than its commands run is not read);
+//   - the loop (serve) runs the client's commands one at a time and in order, and what
+//     others ask of the connection through its inbox; it alone owns the connection's rooms,
+//     rate allowance and messages awaiting their acknowledgement;
+//   - the writer writes what is queued for the session; it runs only while there is some.
 type conn struct {
-	g    *Gateway
-	ws   *websocket.Conn
-	sess *hub.Session
-	log  *slog.Logger
+	// Set before the goroutines start; never changed.
+	g       *Gateway
+	ws      *websocket.Conn
+	sess    *hub.Session
+	log     *slog.Logger
+	expires time.Time // token mode: the token's expiry, checked at every command
+
+	frames  chan frame    // sent by the reader, closed when it ends; read by the loop
+	readErr error         // why the reader ended; read by the loop once frames is closed
+	inbox   *inbox        // sent to by anyone; read by the loop
+	done    chan struct{} // closed when the loop ends
 
 	writing  atomic.Bool  // a writer goroutine is running
-	acking   atomic.Bool  // an acker goroutine is running
-	acks     chan *ackJob // messages awaiting their ack: sent by the reader, read by the acker
 	cutWith  atomic.Int32 // the close code this side chose, 0 if none
-	lastRead atomic.Int64 // unix nanos of the last frame read from the client
+	lastSeen atomic.Int64 // unix nanos of the last frame or pong from the client
 
-	expires   time.Time // token mode: the token's expiry, checked at every command
-	allowance allowance // rate limits, used by the reader only
+	// Owned by the loop.
+	rooms     map[string]bool // rooms whose joined reply has been queued
+	allowance allowance
+	acks      ackQueue
+	closing   bool // a close is queued: further frames are not run
+}
 
-	mu    sync.Mutex      // guards rooms: the reader and unsolicited private joins use it
-	rooms map[string]bool // rooms whose joined reply has been queued
+// frame is one frame read from the client.
+type frame struct {
+	typ  websocket.MessageType
+	data []byte
 }
 
 // serveWS upgrades a request to a WebSocket and serves it until it ends.
@@ -43,9 +61,12 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.Errorf(protocol.CodeUnavailable, "this gateway is full, try another or later"))
 		return
 	}
+	c := &conn{g: g, frames: make(chan frame), done: make(chan struct{}), inbox: newInbox(),
+		rooms: make(map[string]bool), allowance: g.cfg.Limits.allowance()}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled,
 		OriginPatterns:  g.cfg.AllowedOrigins,
+		OnPongReceived:  func(context.Context, []byte) { c.seen() },
 	})
 	if err != nil {
 		return // Accept has answered the request
@@ -57,14 +78,16 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		refuse(r.Context(), ws, perr, code, g.cfg.WriteTimeout)
 		return
 	}
-	c := &conn{g: g, ws: ws, rooms: make(map[string]bool), expires: id.expires, allowance: g.cfg.Limits.allowance()}
+	c.ws, c.expires = ws, id.expires
 	c.sess = hub.NewSession(id.user, id.session, uuid.NewString(), g.cfg.SendQueue, c.wake, c.cut)
 	c.log = g.log.With("user", id.user, "session", id.session, "conn", c.sess.Conn)
+	c.seen()
 	g.metrics.opened.Inc()
-	// Opening runs here; then the connection is served on a goroutine of its own, which
-	// starts with a small stack, and net/http lets go of the request and of this one.
+	// Opening runs here; then the connection is served on goroutines of its own, which
+	// start with small stacks, and net/http lets go of the request and of this one.
 	if c.open(context.Background()) {
-		go c.serve(context.Background())
+		go c.read()
+		go c.serve()
 	}
 }
 
@@ -94,47 +117,78 @@ func (c *conn) open(ctx context.Context) bool {
 		c.closeNow(protocol.CloseGoingAway)
 		return false
 	}
-	took, err := g.bridge.Presence.Connect(ctx, c.sess.User, c.sess.ID, c.sess.Conn)
+	took, err := g.control.Connect(ctx, c.sess.User, c.sess.ID, c.sess.Conn)
 	if err != nil {
 		c.log.Warn("presence unavailable", "err", err)
 		g.hub.Unregister(c.sess)
 		g.conns.remove(c)
-		c.closeNow(protocol.CloseInternal)
+		c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeUnavailable, "presence cannot be recorded now, reconnect later")))
+		c.closeNow(protocol.CloseTryLater)
 		return false
 	}
-	g.bridge.Kick(ctx, c.sess.User, c.sess.ID, took)
+	g.control.Kick(ctx, c.sess.User, c.sess.ID, took)
 	c.log.Info("connection opened", "took_over", took != nil)
 	return true
 }
 
-// serve reads the client's commands until the connection ends, then tears it down.
-func (c *conn) serve(ctx context.Context) {
-	defer c.g.conns.remove(c)
-	c.teardown(c.readLoop(ctx))
-}
-
-// readLoop runs the client's commands, one at a time and in order, until the connection
-// ends. Each runs on a goroutine of its own while the reader waits: decoding, presence
-// and history grow a stack that then goes away, and the reader's, which lives as long as
-// the connection, stays small.
-func (c *conn) readLoop(ctx context.Context) error {
-	done := make(chan bool, 1)
+// read hands the client's frames to the loop until the connection ends.
+func (c *conn) read() {
+	defer close(c.frames)
 	for {
-		typ, data, err := c.ws.Read(ctx)
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
-			return err
+			c.readErr = err
+			return
 		}
-		c.lastRead.Store(time.Now().UnixNano())
-		go func() { done <- c.handle(ctx, typ, data) }()
-		if !<-done {
-			return nil
+		c.seen()
+		select {
+		case c.frames <- frame{typ, data}:
+		case <-c.done:
+			return
 		}
 	}
 }
 
-// handle checks and runs one frame of the client; false ends the connection.
-func (c *conn) handle(ctx context.Context, typ websocket.MessageType, data []byte) bool {
-	if typ != websocket.MessageText {
+// serve is the connection's loop: it runs the client's frames and the inbox's requests,
+// and answers acknowledgements as the stream gives them, until the reader ends; then it
+// tears the connection down.
+func (c *conn) serve() {
+	defer c.g.conns.remove(c)
+	defer close(c.done)
+	ctx := context.Background()
+	for {
+		frames := c.frames
+		if c.acks.full() {
+			frames = nil // read no more messages until the oldest is answered
+		}
+		u, stored, failed, timeout := c.acks.waits()
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				c.teardown(c.readErr)
+				return
+			}
+			if !c.closing {
+				c.closing = !c.handle(ctx, f)
+			}
+		case <-c.inbox.ready():
+			for _, req := range c.inbox.take() {
+				req(ctx, c)
+			}
+		case ack := <-stored:
+			c.settle(ctx, u, ack, nil, false)
+		case err := <-failed:
+			c.settle(ctx, u, nil, err, errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded))
+		case <-timeout:
+			c.settle(ctx, u, nil, errNoAnswer, true)
+		}
+	}
+}
+
+// handle checks and runs one frame of the client; false ends the connection (its close
+// is queued).
+func (c *conn) handle(ctx context.Context, f frame) bool {
+	if f.typ != websocket.MessageText {
 		c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text")))
 		return true
 	}
@@ -143,7 +197,7 @@ func (c *conn) handle(ctx context.Context, typ websocket.MessageType, data []byt
 		c.closeNow(protocol.CloseUnauthorized)
 		return false
 	}
-	cmd, ref, perr := protocol.Decode(data)
+	cmd, ref, perr := protocol.Decode(f.data)
 	if perr == nil && !c.allowance.allow(cmd.Type) {
 		perr = errRateLimited
 	}
@@ -172,7 +226,7 @@ func (c *conn) teardown(readErr error) {
 	left := code == 0 && status == websocket.StatusNormalClosure
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := g.bridge.Presence.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, left); err != nil {
+	if err := g.control.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, left); err != nil {
 		c.log.Warn("presence not updated at close", "err", err)
 	}
 	c.ws.CloseNow()
@@ -225,16 +279,18 @@ func (c *conn) closeNow(code int) {
 	c.sess.Send(&hub.Frame{Close: code})
 }
 
-// ping cuts the connection unless the peer answers a ping within timeout. The pong is read
-// by the connection's reader, which may be busy running the client's commands: a client
-// that sent a frame within the timeout is alive whether or not its pong was read.
+// seen records that the client showed it is alive.
+func (c *conn) seen() { c.lastSeen.Store(time.Now().UnixNano()) }
+
+// silentFor is how long the client has sent nothing, not even a pong.
+func (c *conn) silentFor() time.Duration {
+	return time.Duration(time.Now().UnixNano() - c.lastSeen.Load())
+}
+
+// ping sends a ping and waits, at most timeout, for its pong (which the reader reads and
+// records as seen); the pinger judges silence, not this call.
 func (c *conn) ping(ctx context.Context, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err := c.ws.Ping(ctx)
-	busy := time.Since(time.Unix(0, c.lastRead.Load())) < timeout
-	if err != nil && ctx.Err() != nil && !busy {
-		c.log.Info("peer did not answer a ping", "err", err)
-		c.ws.CloseNow()
-	}
+	_ = c.ws.Ping(ctx)
 }

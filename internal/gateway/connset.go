@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/chathub/chathub/internal/hub"
@@ -13,14 +14,14 @@ import (
 type connSet struct {
 	mu      sync.Mutex
 	bySess  map[*hub.Session]*conn
-	perUser map[string]int
+	perUser map[string][]*conn
 	perSess map[[2]string]int // connections of one (user, session): a reconnect replaces one
 	empty   chan struct{}     // closed while the set is empty and draining
 	drained bool
 }
 
 func newConnSet() connSet {
-	return connSet{bySess: make(map[*hub.Session]*conn), perUser: make(map[string]int), perSess: make(map[[2]string]int)}
+	return connSet{bySess: make(map[*hub.Session]*conn), perUser: make(map[string][]*conn), perSess: make(map[[2]string]int)}
 }
 
 // add registers c. It refuses, with the close code to use, once the gateway is draining
@@ -34,11 +35,11 @@ func (s *connSet) add(c *conn, maxPerUser int) int {
 		return protocol.CloseGoingAway
 	}
 	key := [2]string{c.sess.User, c.sess.ID}
-	if maxPerUser > 0 && s.perUser[c.sess.User] >= maxPerUser && s.perSess[key] == 0 {
+	if maxPerUser > 0 && len(s.perUser[c.sess.User]) >= maxPerUser && s.perSess[key] == 0 {
 		return protocol.CloseTryLater
 	}
 	s.bySess[c.sess] = c
-	s.perUser[c.sess.User]++
+	s.perUser[c.sess.User] = append(s.perUser[c.sess.User], c)
 	s.perSess[key]++
 	return 0
 }
@@ -50,7 +51,9 @@ func (s *connSet) remove(c *conn) {
 		return
 	}
 	delete(s.bySess, c.sess)
-	if s.perUser[c.sess.User]--; s.perUser[c.sess.User] <= 0 {
+	if rest := slices.DeleteFunc(s.perUser[c.sess.User], func(x *conn) bool { return x == c }); len(rest) > 0 {
+		s.perUser[c.sess.User] = rest
+	} else {
 		delete(s.perUser, c.sess.User)
 	}
 	key := [2]string{c.sess.User, c.sess.ID}
@@ -63,10 +66,11 @@ func (s *connSet) remove(c *conn) {
 	}
 }
 
-func (s *connSet) of(sess *hub.Session) *conn {
+// ofUser returns the open connections of a user.
+func (s *connSet) ofUser(user string) []*conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.bySess[sess]
+	return slices.Clone(s.perUser[user])
 }
 
 func (s *connSet) all() []*conn {

@@ -1,6 +1,7 @@
 // Package gateway serves the chat protocol (docs/protocol.md) over WebSockets and HTTP. It
-// wires a hub (local sessions and rooms) to the bridge (NATS) and the history store
-// (JetStream); it keeps no state of its own that matters.
+// wires a hub (local sessions and rooms) to the room feeds (package bridge), the control
+// plane (package control) and the history store (JetStream); it keeps no state of its own
+// that matters.
 package gateway
 
 import (
@@ -13,10 +14,12 @@ import (
 	"time"
 
 	"github.com/chathub/chathub/internal/bridge"
+	"github.com/chathub/chathub/internal/control"
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 )
 
 // Config of a gateway. Zero values are documented per field.
@@ -68,22 +71,37 @@ func (c Config) withDefaults() Config {
 
 // Gateway serves clients. Make it with New, serve Handler, and end it with Shutdown.
 type Gateway struct {
-	cfg    Config
-	log    *slog.Logger
-	nc     *nats.Conn
-	store  *history.Store
-	bridge *bridge.Bridge
-	hub    *hub.Hub
-	stop   context.CancelFunc
-	done   sync.WaitGroup // the hub and bridge goroutines
-
+	cfg     Config
+	log     *slog.Logger
+	nc      *nats.Conn
+	store   *history.Store
+	control controlPlane
+	feeds   *bridge.Feeds
+	hub     *hub.Hub
 	conns   connSet
 	metrics *metrics
 	mux     *http.ServeMux
+
+	stop context.CancelFunc // ends what start started
+	run  *errgroup.Group    // the hub, the control plane, the feeds' checks, the pinger
 }
 
-// New opens the stream and buckets on nc, starts the hub and the bridge, and returns once
-// the gateway can serve. ctx bounds the start only.
+// controlPlane is what the gateway asks of package control: presence, rooms and notices
+// over all gateways.
+type controlPlane interface {
+	Connect(ctx context.Context, user, session, conn string) (*control.Takeover, error)
+	Disconnect(ctx context.Context, user, session, conn string, left bool) error
+	Kick(ctx context.Context, user, session string, t *control.Takeover)
+	JoinRoom(ctx context.Context, user, session, conn, room string) (uint64, error)
+	LeaveRoom(ctx context.Context, user, session, conn, room string) error
+	Access(ctx context.Context, user, room string, create bool) error
+	Private(ctx context.Context, user, peer string) (string, error)
+	State() *control.State
+}
+
+// New opens the stream and buckets on nc, starts the hub, the room feeds and the control
+// plane, and returns once the gateway can serve. ctx bounds the start only. This is the
+// one place where the parts are made and joined.
 func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	if cfg.ID == "" {
 		return nil, errors.New("gateway: an id is required")
@@ -101,45 +119,55 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	bcfg := bridge.Config{GatewayID: cfg.ID, Grace: cfg.Grace, Replicas: cfg.History.Replicas, OnPrivate: g.onPrivate}
+	var plane *control.Plane
+	ccfg := control.Config{GatewayID: cfg.ID, Grace: cfg.Grace, Replicas: cfg.History.Replicas}
 	err = retry(ctx, g.log, "opening the presence buckets", func(ctx context.Context) (err error) {
-		g.bridge, err = bridge.Open(ctx, nc, g.store, bcfg, g.log)
+		plane, err = control.Open(ctx, nc, g.store, ccfg, local{g}, g.log)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	g.hub = hub.New(hub.Config{Window: cfg.Window, RoomStart: g.bridge.Feeds.Start, RoomStop: g.bridge.Feeds.Stop})
-	g.bridge.SetHub(g.hub)
+	g.control = plane
 	g.metrics = newMetrics(g)
-	g.bridge.Feeds.OnDeliver = func(n int) { g.metrics.eventsIn.Add(float64(n)) }
-	if err := g.start(ctx); err != nil {
+	g.feeds = bridge.NewFeeds(nc, g.store, g.log, func(n int) { g.metrics.eventsIn.Add(float64(n)) })
+	g.hub = hub.New(hub.Config{Window: cfg.Window, Feeds: g.feeds})
+	if err := g.start(ctx, plane); err != nil {
 		return nil, err
 	}
 	g.mux = g.routes()
 	return g, nil
 }
 
-// start runs the hub and the bridge and waits until the bridge's copy of the buckets is in.
-func (g *Gateway) start(ctx context.Context) error {
+// start runs the hub, the control plane, the feeds' idle checks and the pinger as one
+// group, and waits until the control plane's copy of the buckets is in. If any of them
+// fails first, the start fails with its error.
+func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 	runCtx, stop := context.WithCancel(context.Background())
-	g.stop = stop
+	grp, runCtx := errgroup.WithContext(runCtx)
+	g.stop, g.run = stop, grp
 	ready := make(chan struct{})
-	g.done.Add(3)
-	go func() { defer g.done.Done(); g.hub.Run(runCtx) }()
-	go func() { defer g.done.Done(); g.pinger(runCtx) }()
-	go func() {
-		defer g.done.Done()
-		if err := g.bridge.Run(runCtx, ready); err != nil {
-			g.log.Error("bridge stopped", "err", err)
+	grp.Go(func() error { g.hub.Run(runCtx); return nil })
+	grp.Go(func() error { g.pinger(runCtx); return nil })
+	grp.Go(func() error { g.feeds.RunChecks(runCtx, 3*time.Second); return nil })
+	grp.Go(func() error {
+		err := plane.Run(runCtx, ready)
+		if err != nil && runCtx.Err() == nil {
+			g.log.Error("control plane stopped", "err", err)
 		}
-	}()
+		return err
+	})
+	failed := make(chan error, 1)
+	go func() { failed <- grp.Wait() }()
 	select {
 	case <-ready:
 		return nil
+	case err := <-failed:
+		stop()
+		return fmt.Errorf("gateway: starting: %w", err)
 	case <-ctx.Done():
-		g.stop()
-		g.done.Wait()
+		stop()
+		<-failed
 		return fmt.Errorf("gateway: waiting for presence state: %w", ctx.Err())
 	}
 }
@@ -160,10 +188,19 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		g.conns.cutAll()
 		_ = g.conns.wait(context.Background())
 	}
-	g.bridge.Feeds.StopAll()
+	g.feeds.StopAll()
 	g.stop()
-	g.done.Wait()
+	_ = g.run.Wait()
 	return err
+}
+
+// local is this gateway's side of the control plane: what it asks of the local sessions.
+type local struct{ g *Gateway }
+
+func (l local) Notice(data []byte)              { l.g.hub.Broadcast(&hub.Frame{Data: data}) }
+func (l local) Kick(user, session, conn string) { l.g.hub.Kick(user, session, conn) }
+func (l local) PrivateOpened(room, user, peer string) {
+	l.g.privateOpened(room, user, peer)
 }
 
 // retry runs a start-up step until it succeeds, fails for good (anything but an outage),
@@ -190,18 +227,45 @@ func retry(ctx context.Context, log *slog.Logger, what string, step func(context
 	}
 }
 
-// pinger pings every connection each PingInterval, so a dead peer is noticed within about
-// two intervals; one goroutine for the gateway, a short-lived one per ping.
+// pingWorkers is how many pings may wait for their pong at once, gateway-wide.
+const pingWorkers = 16
+
+// pinger keeps connections alive through proxies and cuts peers that went silent: every
+// PingInterval it pings each connection that sent nothing for half an interval, and cuts
+// one that sent nothing, not even a pong, for two intervals. A fixed pool of workers sends
+// the pings (a ping waits for its pong), so no goroutine is started per connection.
 func (g *Gateway) pinger(ctx context.Context) {
-	t := time.NewTicker(g.cfg.PingInterval)
+	every := g.cfg.PingInterval
+	work := make(chan *conn, 4*pingWorkers)
+	var wg sync.WaitGroup
+	for range pingWorkers {
+		wg.Go(func() {
+			for c := range work {
+				c.ping(ctx, min(every/2, 5*time.Second))
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(work)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for _, c := range g.conns.all() {
-				go c.ping(ctx, g.cfg.PingInterval)
+		}
+		for _, c := range g.conns.all() {
+			switch silent := c.silentFor(); {
+			case silent > 2*every:
+				c.log.Info("peer silent for two ping intervals; connection cut")
+				c.ws.CloseNow()
+			case silent > every/2:
+				select {
+				case work <- c:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}

@@ -69,11 +69,11 @@ func (g *Gateway) serveHistory(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) serveRooms(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, protocol.Rooms{Rooms: g.bridge.State().Rooms("")})
+	writeJSON(w, http.StatusOK, protocol.Rooms{Rooms: g.control.State().Rooms("")})
 }
 
 func (g *Gateway) serveUsers(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, protocol.Users{Users: g.bridge.State().Users()})
+	writeJSON(w, http.StatusOK, protocol.Users{Users: g.control.State().Users()})
 }
 
 // serveReady answers 200 while NATS is connected and the event stream answers.

@@ -25,17 +25,17 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	g := c.g
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.JoinTimeout)
 	defer cancel()
-	was := c.member(room)
-	if max := g.cfg.Limits.MaxRooms; max > 0 && !was && c.roomCount() >= max {
+	was := c.rooms[room]
+	if max := g.cfg.Limits.MaxRooms; max > 0 && !was && len(c.rooms) >= max {
 		return protocol.Errorf(protocol.CodeForbidden, "a session may be in at most %d rooms; leave one first", max)
 	}
-	if err := g.bridge.Access(ctx, c.sess.User, room, true); err != nil {
+	if err := g.control.Access(ctx, c.sess.User, room, true); err != nil {
 		return c.failure("join", err)
 	}
 	if protocol.IsPrivate(room) && a.peer == "" {
-		a.private, a.peer = true, g.bridge.State().Peer(room, c.sess.User)
+		a.private, a.peer = true, g.control.State().Peer(room, c.sess.User)
 	}
-	own, err := g.bridge.Presence.JoinRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room)
+	own, err := g.control.JoinRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room)
 	if err != nil {
 		return c.failure("join", err)
 	}
@@ -51,7 +51,7 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 		c.undoJoin(room, was)
 		return c.failure("join", err)
 	}
-	c.setMember(room, true)
+	c.rooms[room] = true
 	r.Session, r.Room, r.Gen = c.sess, room, t.Gen
 	if err := g.hub.Joined(r); err != nil {
 		return c.failure("join", err)
@@ -67,7 +67,7 @@ func (c *conn) undoJoin(room string, was bool) {
 	c.g.hub.Leave(c.sess, room, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.g.bridge.Presence.LeaveRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room); err != nil {
+	if err := c.g.control.LeaveRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room); err != nil {
 		c.log.Warn("presence not undone after a failed join", "room", room, "err", err)
 	}
 }

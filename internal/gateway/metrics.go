@@ -40,8 +40,8 @@ func newMetrics(g *Gateway) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		gaugeFunc("chat_connections", "Open WebSocket connections.", func() float64 { return float64(g.conns.count()) }),
-		gaugeFunc("chat_rooms_active", "Rooms with members on this gateway.", func() float64 { return float64(g.bridge.Feeds.Count()) }),
-		gaugeFunc("chat_users_online", "Users online on any gateway.", func() float64 { return float64(g.bridge.State().UserCount()) }),
+		gaugeFunc("chat_rooms_active", "Rooms with members on this gateway.", func() float64 { return float64(g.feeds.Count()) }),
+		gaugeFunc("chat_users_online", "Users online on any gateway.", func() float64 { return float64(g.control.State().UserCount()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chat_nats_reconnects_total", Help: "Reconnections to NATS."},
 			func() float64 { return float64(g.nc.Stats().Reconnects) }),
 		gaugeFunc("chat_nats_connected", "1 while connected to NATS.", func() float64 {

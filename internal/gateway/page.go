@@ -10,7 +10,7 @@ import (
 // history command and GET /history. A private room needs one of its two users.
 func (g *Gateway) page(ctx context.Context, user, room string, before *int64, limit int) ([][]byte, *protocol.Error) {
 	if protocol.IsPrivate(room) {
-		if err := g.bridge.Access(ctx, user, room, false); err != nil {
+		if err := g.control.Access(ctx, user, room, false); err != nil {
 			return nil, failure(g.log, "history", err)
 		}
 	}

@@ -6,22 +6,18 @@ import (
 	"github.com/chathub/chathub/internal/protocol"
 )
 
-// onPrivate joins the local sessions of peer to a private room user opened; each receives
-// an unsolicited joined reply.
-func (g *Gateway) onPrivate(room, user, peer string) {
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.JoinTimeout)
-	defer cancel()
-	sessions, err := g.hub.SessionsOf(ctx, peer)
-	if err != nil {
-		return
-	}
-	for _, s := range sessions {
-		c := g.conns.of(s)
-		if c == nil || c.member(room) {
-			continue
-		}
-		if e := c.join(ctx, room, joinArgs{private: true, peer: user}); e != nil {
-			c.reply(protocol.EncodeError("", e))
-		}
+// privateOpened asks the local connections of peer to join a private room user opened;
+// each receives an unsolicited joined reply. It does not block: each connection's loop
+// runs the join.
+func (g *Gateway) privateOpened(room, user, peer string) {
+	for _, c := range g.conns.ofUser(peer) {
+		c.inbox.send(func(ctx context.Context, c *conn) {
+			if c.rooms[room] {
+				return
+			}
+			if e := c.join(ctx, room, joinArgs{private: true, peer: user}); e != nil {
+				c.reply(protocol.EncodeError("", e))
+			}
+		})
 	}
 }

@@ -43,3 +43,14 @@ func message(room string, payload []byte, msgID string, hdr nats.Header) (*nats.
 	}
 	return msg, opts
 }
+
+// Headers are our own headers of a stored event, for operators reading the stream.
+func Headers(typ, user, session string) nats.Header {
+	h := nats.Header{}
+	h.Set("Chat-Type", typ)
+	h.Set("Chat-User", user)
+	if session != "" {
+		h.Set("Chat-Session", session)
+	}
+	return h
+}

@@ -39,3 +39,10 @@ func (p Pending) Wait(ctx context.Context) (id uint64, dup bool, err error) {
 		return 0, false, failed("append to "+p.room, ctx.Err())
 	}
 }
+
+// Stored delivers the stream's acknowledgement (its Sequence is the event's id, Duplicate
+// tells a message id seen before), for callers that wait on several things at once.
+func (p Pending) Stored() <-chan *jetstream.PubAck { return p.ack.Ok() }
+
+// Failed delivers why the append failed. A timeout does not say nothing was stored.
+func (p Pending) Failed() <-chan error { return p.ack.Err() }

@@ -41,7 +41,7 @@ type bench struct {
 func benchFanout(b *testing.B, sessions, rooms int) {
 	bn := &bench{starts: make(chan feedCall, rooms), got: make([]counter, sessions),
 		sent: make([]int64, rooms), stop: make(chan struct{})}
-	bn.h = New(Config{RoomStart: func(room string, epoch uint64) { bn.starts <- feedCall{room, epoch} }})
+	bn.h = New(Config{Feeds: startFunc(func(room string, epoch uint64) { bn.starts <- feedCall{room, epoch} })})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go bn.h.Run(ctx)
@@ -185,3 +185,9 @@ func events(f *Frame) int {
 	}
 	return n
 }
+
+// startFunc is Feeds that only tells of starts.
+type startFunc func(room string, epoch uint64)
+
+func (f startFunc) Start(room string, epoch uint64, _ Sink) { f(room, epoch) }
+func (startFunc) Stop(string, uint64)                       {}

@@ -10,7 +10,7 @@ import (
 	"testing/synctest"
 )
 
-// feedCall is one RoomStart or RoomStop call.
+// feedCall is one Feeds.Start or Feeds.Stop call.
 type feedCall struct {
 	room  string
 	epoch uint64
@@ -24,13 +24,13 @@ type fakeFeed struct {
 	stops  []feedCall
 }
 
-func (f *fakeFeed) start(room string, epoch uint64) {
+func (f *fakeFeed) Start(room string, epoch uint64, _ Sink) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.starts = append(f.starts, feedCall{room, epoch})
 }
 
-func (f *fakeFeed) stop(room string, epoch uint64) {
+func (f *fakeFeed) Stop(room string, epoch uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stops = append(f.stops, feedCall{room, epoch})
@@ -118,7 +118,7 @@ type fixture struct {
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	feed := &fakeFeed{}
-	cfg.RoomStart, cfg.RoomStop = feed.start, feed.stop
+	cfg.Feeds = feed
 	h := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})

@@ -19,13 +19,29 @@ type Config struct {
 	// PendingMax bounds the live events held for a session while its join is answered;
 	// over it the session is cut as too slow. Zero means 4096.
 	PendingMax int
-	// RoomStart is called, on the hub goroutine, when a room gets its first local member:
-	// the feed of the room should start and answer with Reset, then Deliver. Must not block.
-	RoomStart func(room string, epoch uint64)
-	// RoomStop is called, on the hub goroutine, when a room has no local member left.
-	// Must not block.
-	RoomStop func(room string, epoch uint64)
+	// Feeds are the rooms' live feeds; nil starts none (for tests that deliver themselves).
+	Feeds Feeds
 }
+
+// Feeds start and stop the live feed of a room (package bridge has the real ones). The hub
+// calls Start, on its goroutine, when a room gets its first local member: the feed answers
+// through sink with Reset, then Deliver. It calls Stop when the room has no local member
+// left. Neither may block.
+type Feeds interface {
+	Start(room string, epoch uint64, sink Sink)
+	Stop(room string, epoch uint64)
+}
+
+// Sink is where a room's feed hands what it reads: the hub (Reset and Deliver).
+type Sink interface {
+	Reset(room string, epoch, lastID uint64) error
+	Deliver(room string, epoch uint64, evs []Event) error
+}
+
+type noFeeds struct{}
+
+func (noFeeds) Start(string, uint64, Sink) {}
+func (noFeeds) Stop(string, uint64)        {}
 
 // Hub is the per-gateway hub. Create it with New and run it with Run.
 type Hub struct {
@@ -56,11 +72,8 @@ func New(cfg Config) *Hub {
 	if cfg.PendingMax <= 0 {
 		cfg.PendingMax = 4096
 	}
-	if cfg.RoomStart == nil {
-		cfg.RoomStart = func(string, uint64) {}
-	}
-	if cfg.RoomStop == nil {
-		cfg.RoomStop = func(string, uint64) {}
+	if cfg.Feeds == nil {
+		cfg.Feeds = noFeeds{}
 	}
 	return &Hub{
 		cfg:      cfg,

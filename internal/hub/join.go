@@ -48,7 +48,7 @@ func (j *joinReq) apply(h *Hub) {
 		h.epoch++
 		r = &room{name: j.room, epoch: h.epoch, members: make(map[*Session]*member)}
 		h.rooms[j.room] = r
-		h.cfg.RoomStart(j.room, r.epoch)
+		h.cfg.Feeds.Start(j.room, r.epoch, h)
 	}
 	rooms[j.room] = true
 	r.waiting = append(r.waiting, j)

@@ -68,7 +68,7 @@ func (h *Hub) leaveRoom(s *Session, name string) {
 	r.waiting = kept
 	if r.empty() {
 		delete(h.rooms, name)
-		h.cfg.RoomStop(name, r.epoch)
+		h.cfg.Feeds.Stop(name, r.epoch)
 	}
 }
 

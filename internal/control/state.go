@@ -1,8 +1,10 @@
-package bridge
+package control
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -33,36 +35,54 @@ func newState() *State {
 	}
 }
 
-// watch applies a bucket's updates until ctx ends; synced is closed once the initial
-// values are in.
-func (s *State) watch(ctx context.Context, kv jetstream.KeyValue, apply func(key string, val []byte), synced chan<- struct{}) error {
+// startWatch watches a bucket and applies its current contents; it returns once they are
+// in, with the watcher to follow for what comes next.
+func (s *State) startWatch(ctx context.Context, kv jetstream.KeyValue, apply func(key string, val []byte)) (jetstream.KeyWatcher, error) {
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			w.Stop()
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				w.Stop()
+				return nil, fmt.Errorf("control: watch of %s ended before its contents were in", kv.Bucket())
+			}
+			if e == nil {
+				return w, nil
+			}
+			s.applyEntry(apply, e)
+		}
+	}
+}
+
+// follow applies a watcher's updates until ctx ends (nil) or the watch ends (an error).
+func (s *State) follow(ctx context.Context, w jetstream.KeyWatcher, apply func(key string, val []byte)) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil
+				return errors.New("control: watch ended")
 			}
-			if e == nil {
-				if synced != nil {
-					close(synced)
-					synced = nil
-				}
-				continue
+			if e != nil {
+				s.applyEntry(apply, e)
 			}
-			var val []byte
-			if e.Operation() == jetstream.KeyValuePut {
-				val = e.Value()
-			}
-			s.apply(apply, e.Key(), val, e.Revision(), true)
 		}
 	}
+}
+
+func (s *State) applyEntry(apply func(key string, val []byte), e jetstream.KeyValueEntry) {
+	var val []byte
+	if e.Operation() == jetstream.KeyValuePut {
+		val = e.Value()
+	}
+	s.apply(apply, e.Key(), val, e.Revision(), true)
 }
 
 // apply applies news of a key (val nil: deleted) unless newer news of it was applied

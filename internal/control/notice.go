@@ -1,4 +1,4 @@
-package bridge
+package control
 
 import (
 	"context"
@@ -11,15 +11,15 @@ import (
 
 // listen subscribes to the notices every gateway hears: online/offline, private rooms, and
 // take-overs addressed to this gateway.
-func (b *Bridge) listen() ([]*nats.Subscription, error) {
+func (p *Plane) listen() ([]*nats.Subscription, error) {
 	handlers := map[string]nats.MsgHandler{
-		subject.Users:                    b.onUsers,
-		subject.Private:                  b.onPrivate,
-		subject.Gateway(b.cfg.GatewayID): b.onKick,
+		subject.Users:                    p.onUsers,
+		subject.Private:                  p.onPrivate,
+		subject.Gateway(p.cfg.GatewayID): p.onKick,
 	}
 	var subs []*nats.Subscription
 	for subj, h := range handlers {
-		s, err := b.nc.Subscribe(subj, h)
+		s, err := p.nc.Subscribe(subj, h)
 		if err != nil {
 			for _, s := range subs {
 				s.Unsubscribe()
@@ -28,20 +28,18 @@ func (b *Bridge) listen() ([]*nats.Subscription, error) {
 		}
 		subs = append(subs, s)
 	}
-	return subs, b.nc.Flush()
+	return subs, p.nc.Flush()
 }
 
 // onUsers passes an online/offline notice to every local session, coalesced in bursts.
-func (b *Bridge) onUsers(m *nats.Msg) { b.notices.add(m.Data, b.broadcast) }
+func (p *Plane) onUsers(m *nats.Msg) { p.notices.add(m.Data, p.local.Notice) }
 
-func (b *Bridge) onPrivate(m *nats.Msg) {
+func (p *Plane) onPrivate(m *nats.Msg) {
 	var n privateNotice
 	if json.Unmarshal(m.Data, &n) != nil || !protocol.ValidName(n.Peer) || !protocol.ValidName(n.UserID) {
 		return
 	}
-	if b.cfg.OnPrivate != nil {
-		go b.cfg.OnPrivate(n.ChatroomID, n.UserID, n.Peer)
-	}
+	p.local.PrivateOpened(n.ChatroomID, n.UserID, n.Peer)
 }
 
 // kickNotice asks a gateway to close a connection another gateway took over.
@@ -51,25 +49,25 @@ type kickNotice struct {
 	Conn      string `json:"conn"`
 }
 
-func (b *Bridge) onKick(m *nats.Msg) {
+func (p *Plane) onKick(m *nats.Msg) {
 	var k kickNotice
 	if json.Unmarshal(m.Data, &k) != nil {
 		return
 	}
-	b.hub.Kick(k.UserID, k.SessionID, k.Conn)
+	p.local.Kick(k.UserID, k.SessionID, k.Conn)
 }
 
 // Kick closes, with 4001, the connection t names on whichever gateway holds it.
-func (b *Bridge) Kick(ctx context.Context, user, session string, t *Takeover) {
+func (p *Plane) Kick(ctx context.Context, user, session string, t *Takeover) {
 	if t == nil {
 		return
 	}
-	if t.GatewayID == b.cfg.GatewayID {
-		b.hub.Kick(user, session, t.Conn)
+	if t.GatewayID == p.cfg.GatewayID {
+		p.local.Kick(user, session, t.Conn)
 		return
 	}
 	data, _ := json.Marshal(kickNotice{UserID: user, SessionID: session, Conn: t.Conn})
-	if err := b.nc.Publish(subject.Gateway(t.GatewayID), data); err != nil {
-		b.log.Warn("take-over notice not sent", "gateway", t.GatewayID, "err", err)
+	if err := p.nc.Publish(subject.Gateway(t.GatewayID), data); err != nil {
+		p.log.Warn("take-over notice not sent", "gateway", t.GatewayID, "err", err)
 	}
 }

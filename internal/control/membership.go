@@ -1,18 +1,18 @@
-package bridge
+package control
 
 import (
 	"context"
 	"errors"
 	"time"
 
+	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/protocol"
-	"github.com/nats-io/nats.go"
 )
 
 // JoinRoom counts a session in a room over all gateways and stores the event it makes:
 // join for the user's first session there, add for another, none for a session already
 // counted (a reconnect). It returns the stored event's id, or 0 when there is none.
-func (p *Presence) JoinRoom(ctx context.Context, user, session, conn, room string) (uint64, error) {
+func (p *presence) JoinRoom(ctx context.Context, user, session, conn, room string) (uint64, error) {
 	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		if cur == nil || cur.Conn != conn {
 			return nil, ErrReplaced
@@ -37,7 +37,7 @@ func (p *Presence) JoinRoom(ctx context.Context, user, session, conn, room strin
 
 // LeaveRoom takes a session out of a room and stores the event it makes: leave for the
 // user's last session there, remove otherwise, none if it was not counted.
-func (p *Presence) LeaveRoom(ctx context.Context, user, session, conn, room string) error {
+func (p *presence) LeaveRoom(ctx context.Context, user, session, conn, room string) error {
 	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		if cur == nil || cur.Conn != conn {
 			return nil, errSkip
@@ -53,7 +53,7 @@ func (p *Presence) LeaveRoom(ctx context.Context, user, session, conn, room stri
 }
 
 // removeFromRoom takes a session out of a room's member set and emits remove or leave.
-func (p *Presence) removeFromRoom(ctx context.Context, room, user, session string) error {
+func (p *presence) removeFromRoom(ctx context.Context, room, user, session string) error {
 	_, err := p.changeMembers(ctx, room, user, session, func(cur *setRecord) ([]string, string) {
 		if !cur.has(session) {
 			return nil, ""
@@ -75,7 +75,7 @@ const pendingFor = 5 * time.Second
 // stored in the order of the changes: the member key carries a pending mark from the
 // decision until the event is stored, and the next change, on any gateway, waits for it.
 // Without it a racing add could be stored before the join it follows.
-func (p *Presence) changeMembers(ctx context.Context, room, user, session string, decide func(cur *setRecord) ([]string, string)) (uint64, error) {
+func (p *presence) changeMembers(ctx context.Context, room, user, session string, decide func(cur *setRecord) ([]string, string)) (uint64, error) {
 	key, mark, typ := memberKey(room, user), p.now().UnixNano(), ""
 	for {
 		_, err := update(ctx, p.bucket, key, func(cur *setRecord) (*setRecord, error) {
@@ -109,7 +109,7 @@ func (p *Presence) changeMembers(ctx context.Context, room, user, session string
 }
 
 // release clears the pending mark of a member key, deleting the key if no session is left.
-func (p *Presence) release(ctx context.Context, key string, mark int64) {
+func (p *presence) release(ctx context.Context, key string, mark int64) {
 	_, err := update(ctx, p.bucket, key, func(cur *setRecord) (*setRecord, error) {
 		if cur == nil || cur.Pending != mark {
 			return nil, errSkip
@@ -125,19 +125,8 @@ func (p *Presence) release(ctx context.Context, key string, mark int64) {
 }
 
 // emit stores a presence event of a room.
-func (p *Presence) emit(ctx context.Context, room, typ, user, session string) (uint64, error) {
+func (p *presence) emit(ctx context.Context, room, typ, user, session string) (uint64, error) {
 	ev := protocol.Event{ChatroomID: room, Type: typ, UserID: user, SessionID: session, UnixTime: p.now().Unix()}
-	id, _, err := p.store.Append(ctx, room, ev.Marshal(), "", Headers(typ, user, session))
+	id, _, err := p.store.Append(ctx, room, ev.Marshal(), "", history.Headers(typ, user, session))
 	return id, err
-}
-
-// Headers are our own headers of a stored event, for operators reading the stream.
-func Headers(typ, user, session string) nats.Header {
-	h := nats.Header{}
-	h.Set("Chat-Type", typ)
-	h.Set("Chat-User", user)
-	if session != "" {
-		h.Set("Chat-Session", session)
-	}
-	return h
 }

@@ -1,19 +1,17 @@
-package bridge
+package control
 
 import (
 	"bytes"
 	"context"
 	"sync"
 	"time"
-
-	"github.com/chathub/chathub/internal/hub"
 )
 
 // noticeEvery is how long online/offline notices gather before they go out together.
 const noticeEvery = 50 * time.Millisecond
 
 // coalescer gathers the online/offline notices that every local session receives and hands
-// them to the hub as one frame per interval: when N users connect at once, each session
+// them to the local sessions as one frame per interval: when N users connect at once, each session
 // gets a few frames holding N notices, not N frames (N² in all). A notice that comes after a
 // quiet interval goes out at once, so in the usual case nothing waits.
 type coalescer struct {
@@ -25,13 +23,13 @@ type coalescer struct {
 // add sends notice at once when none went out within the interval, else gathers it for
 // run. It is called from one goroutine (the notices' subscription), so notices keep their
 // order.
-func (c *coalescer) add(notice []byte, send func(*hub.Frame)) {
+func (c *coalescer) add(notice []byte, send func([]byte)) {
 	now := time.Now()
 	c.mu.Lock()
 	if len(c.buf) == 0 && now.Sub(c.last) >= noticeEvery {
 		c.last = now
 		c.mu.Unlock()
-		send(&hub.Frame{Data: notice})
+		send(notice)
 		return
 	}
 	c.buf = append(c.buf, notice)
@@ -39,7 +37,7 @@ func (c *coalescer) add(notice []byte, send func(*hub.Frame)) {
 }
 
 // take returns what has gathered, as one frame of newline-separated notices, or nil.
-func (c *coalescer) take() *hub.Frame {
+func (c *coalescer) take() []byte {
 	c.mu.Lock()
 	buf := c.buf
 	c.buf = nil
@@ -50,11 +48,11 @@ func (c *coalescer) take() *hub.Frame {
 	if len(buf) == 0 {
 		return nil
 	}
-	return &hub.Frame{Data: bytes.Join(buf, []byte{'\n'})}
+	return bytes.Join(buf, []byte{'\n'})
 }
 
 // run hands the gathered notices to send every interval until ctx ends.
-func (c *coalescer) run(ctx context.Context, every time.Duration, send func(*hub.Frame)) {
+func (c *coalescer) run(ctx context.Context, every time.Duration, send func([]byte)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -62,8 +60,8 @@ func (c *coalescer) run(ctx context.Context, every time.Duration, send func(*hub
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if f := c.take(); f != nil {
-				send(f)
+			if data := c.take(); data != nil {
+				send(data)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package bridge
+package control
 
 import (
 	"context"
@@ -13,22 +13,23 @@ import (
 )
 
 // ErrReplaced is returned for a connection whose session was taken over by a newer one.
-var ErrReplaced = errors.New("bridge: session taken over by a newer connection")
+var ErrReplaced = errors.New("control: session taken over by a newer connection")
 
 // errSkip ends an update without writing: somebody else got there first.
-var errSkip = errors.New("bridge: nothing to do")
+var errSkip = errors.New("control: nothing to do")
 
 // errBusy ends an update without writing: the key is held by a change in progress.
-var errBusy = errors.New("bridge: key busy")
+var errBusy = errors.New("control: key busy")
 
-// Presence keeps who is connected and who is in which room, over all gateways, in the
+// presence keeps who is connected and who is in which room, over all gateways, in the
 // presence bucket. Every decision that must happen once (the one join of a user, the one
 // offline) is a compare-and-set, so two gateways racing cannot both make it.
-type Presence struct {
+type presence struct {
 	nc      *nats.Conn
 	bucket  bucket
 	store   *history.Store
 	gateway string
+	run     string // this run of the gateway, recorded with each of its sessions
 	grace   time.Duration
 	log     *slog.Logger
 	now     func() time.Time
@@ -44,10 +45,10 @@ type Takeover struct {
 // or connected elsewhere, continues: no presence event is emitted, and the rooms it counted
 // in are kept for a grace period for it to join again. The first session of a user makes
 // the user online.
-func (p *Presence) Connect(ctx context.Context, user, session, conn string) (*Takeover, error) {
+func (p *presence) Connect(ctx context.Context, user, session, conn string) (*Takeover, error) {
 	var took *Takeover
 	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
-		next := &sessionRecord{UserID: user, SessionID: session, GatewayID: p.gateway, Conn: conn}
+		next := &sessionRecord{UserID: user, SessionID: session, GatewayID: p.gateway, Run: p.run, Conn: conn}
 		took = nil
 		if cur != nil {
 			next.Rooms, next.Stale = cur.Rooms, cur.Rooms
@@ -66,7 +67,7 @@ func (p *Presence) Connect(ctx context.Context, user, session, conn string) (*Ta
 
 // ensureUser adds a session to its user's record, announcing the user online if it is the
 // first.
-func (p *Presence) ensureUser(ctx context.Context, user, session string) error {
+func (p *presence) ensureUser(ctx context.Context, user, session string) error {
 	cur, err := update(ctx, p.bucket, userKey(user), func(cur *setRecord) (*setRecord, error) {
 		if cur.has(session) {
 			return nil, errSkip
@@ -89,7 +90,7 @@ func (p *Presence) ensureUser(ctx context.Context, user, session string) error {
 
 // Disconnect records the end of a connection. A session that left (close 1000) is taken
 // out at once; any other end starts its grace period.
-func (p *Presence) Disconnect(ctx context.Context, user, session, conn string, left bool) error {
+func (p *presence) Disconnect(ctx context.Context, user, session, conn string, left bool) error {
 	if !left {
 		return ignoreSkip(p.startGrace(ctx, user, session, conn))
 	}
@@ -101,7 +102,7 @@ func (p *Presence) Disconnect(ctx context.Context, user, session, conn string, l
 }
 
 // startGrace starts the grace period of a session still held by conn and not in one yet.
-func (p *Presence) startGrace(ctx context.Context, user, session, conn string) error {
+func (p *presence) startGrace(ctx context.Context, user, session, conn string) error {
 	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		if cur == nil || cur.Conn != conn || cur.GraceUntil != 0 {
 			return nil, errSkip
@@ -115,7 +116,7 @@ func (p *Presence) startGrace(ctx context.Context, user, session, conn string) e
 
 // end deletes a session's record if it is still as still wants it, and returns it: the one
 // caller that deletes it then cleans up after the session (errSkip for everyone else).
-func (p *Presence) end(ctx context.Context, user, session string, still func(*sessionRecord) bool) (*sessionRecord, error) {
+func (p *presence) end(ctx context.Context, user, session string, still func(*sessionRecord) bool) (*sessionRecord, error) {
 	return update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		if cur == nil || !still(cur) {
 			return nil, errSkip
@@ -126,7 +127,7 @@ func (p *Presence) end(ctx context.Context, user, session string, still func(*se
 
 // cleanup takes a session that is gone out of its rooms and its user's record, emitting
 // the events. Only the caller that deleted the session record calls it, so they happen once.
-func (p *Presence) cleanup(ctx context.Context, rec *sessionRecord) error {
+func (p *presence) cleanup(ctx context.Context, rec *sessionRecord) error {
 	var errs []error
 	for _, room := range rec.Rooms {
 		errs = append(errs, p.removeFromRoom(ctx, room, rec.UserID, rec.SessionID))
@@ -149,7 +150,7 @@ func (p *Presence) cleanup(ctx context.Context, rec *sessionRecord) error {
 }
 
 // notify tells every gateway that a user came online or went offline (not stored).
-func (p *Presence) notify(typ, user string) {
+func (p *presence) notify(typ, user string) {
 	ev := protocol.Event{Type: typ, UserID: user, UnixTime: p.now().Unix()}
 	if err := p.nc.Publish(subject.Users, ev.Marshal()); err != nil {
 		p.log.Warn("presence notice not sent", "type", typ, "user", user, "err", err)

@@ -1,4 +1,4 @@
-package bridge
+package control
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/chathub/chathub/internal/subject"
@@ -15,7 +14,7 @@ import (
 )
 
 // ErrForbidden is returned for a private room the user is not one of the two of.
-var ErrForbidden = errors.New("bridge: not a member of this private room")
+var ErrForbidden = errors.New("control: not a member of this private room")
 
 // PrivateRoom is the id of the one private room of two users: the same pair always gets the
 // same id, whoever asks.
@@ -29,8 +28,8 @@ func PrivateRoom(a, b string) string {
 
 // Access checks that user may join, read or post to room, creating a public room the first
 // time it is joined when create is set. Private rooms exist only once opened by Private.
-func (b *Bridge) Access(ctx context.Context, user, room string, create bool) error {
-	rec, err := b.roomRecord(ctx, room)
+func (p *Plane) Access(ctx context.Context, user, room string, create bool) error {
+	rec, err := p.roomRecord(ctx, room)
 	if err != nil {
 		return err
 	}
@@ -44,16 +43,16 @@ func (b *Bridge) Access(ctx context.Context, user, room string, create bool) err
 		return nil
 	}
 	if rec == nil && create {
-		return b.createRoom(ctx, &roomRecord{ChatroomID: room, Created: time.Now().Unix()})
+		return p.createRoom(ctx, &roomRecord{ChatroomID: room, Created: p.cfg.Now().Unix()})
 	}
 	return nil
 }
 
 // Private opens, or finds, the private room of user and peer, and tells every gateway so
 // the peer's sessions join it.
-func (b *Bridge) Private(ctx context.Context, user, peer string) (string, error) {
+func (p *Plane) Private(ctx context.Context, user, peer string) (string, error) {
 	room := PrivateRoom(user, peer)
-	rec, err := b.roomRecord(ctx, room)
+	rec, err := p.roomRecord(ctx, room)
 	if err != nil {
 		return "", err
 	}
@@ -62,15 +61,15 @@ func (b *Bridge) Private(ctx context.Context, user, peer string) (string, error)
 		if peer < user {
 			members = []string{peer, user}
 		}
-		rec = &roomRecord{ChatroomID: room, Private: true, Members: members, Created: time.Now().Unix()}
-		if err := b.createRoom(ctx, rec); err != nil {
+		rec = &roomRecord{ChatroomID: room, Private: true, Members: members, Created: p.cfg.Now().Unix()}
+		if err := p.createRoom(ctx, rec); err != nil {
 			return "", err
 		}
 	}
 	n := privateNotice{ChatroomID: room, UserID: user, Peer: peer}
 	data, _ := json.Marshal(n)
-	if err := b.nc.Publish(subject.Private, data); err != nil {
-		b.log.Warn("private notice not sent", "room", room, "err", err)
+	if err := p.nc.Publish(subject.Private, data); err != nil {
+		p.log.Warn("private notice not sent", "room", room, "err", err)
 	}
 	return room, nil
 }
@@ -84,26 +83,26 @@ type privateNotice struct {
 
 // roomRecord reads a room from the local copy, or from the bucket when the copy has not
 // seen it yet.
-func (b *Bridge) roomRecord(ctx context.Context, room string) (*roomRecord, error) {
-	if rec := b.state.room(room); rec != nil {
+func (p *Plane) roomRecord(ctx context.Context, room string) (*roomRecord, error) {
+	if rec := p.state.room(room); rec != nil {
 		return rec, nil
 	}
-	rec, _, err := get[roomRecord](ctx, b.rooms, room)
+	rec, _, err := get[roomRecord](ctx, p.rooms, room)
 	return rec, err
 }
 
-func (b *Bridge) createRoom(ctx context.Context, rec *roomRecord) error {
+func (p *Plane) createRoom(ctx context.Context, rec *roomRecord) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("bridge: encode room: %w", err)
+		return fmt.Errorf("control: encode room: %w", err)
 	}
-	rev, err := b.rooms.Create(ctx, rec.ChatroomID, data)
+	rev, err := p.rooms.Create(ctx, rec.ChatroomID, data)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("bridge: create room %s: %w", rec.ChatroomID, err)
+		return fmt.Errorf("control: create room %s: %w", rec.ChatroomID, err)
 	}
-	b.state.apply(b.state.applyRoom, rec.ChatroomID, data, rev, false)
+	p.state.apply(p.state.applyRoom, rec.ChatroomID, data, rev, false)
 	return nil
 }

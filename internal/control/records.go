@@ -1,4 +1,4 @@
-package bridge
+package control
 
 import "slices"
 
@@ -10,6 +10,7 @@ type sessionRecord struct {
 	UserID    string   `json:"userId"`
 	SessionID string   `json:"sessionId"`
 	GatewayID string   `json:"gatewayId"`
+	Run       string   `json:"run,omitempty"` // the gateway's run that holds it
 	Conn      string   `json:"conn"`
 	Rooms     []string `json:"rooms"`
 	// GraceUntil, when set (unix ms), is when a dropped session stops counting as present.
@@ -41,6 +42,7 @@ type roomRecord struct {
 // gatewayRecord is a key of the gateways bucket, put every few seconds while it lives.
 type gatewayRecord struct {
 	GatewayID string `json:"gatewayId"`
+	Run       string `json:"run"`  // this run of the gateway: a restart is another run
 	Beat      int64  `json:"beat"` // unix seconds of the last heartbeat
 }
 

@@ -1,9 +1,7 @@
-package bridge
+package control
 
 import (
 	"testing"
-
-	"github.com/chathub/chathub/internal/hub"
 )
 
 // A notice after a quiet interval goes out at once; notices right behind it gather into one
@@ -11,7 +9,7 @@ import (
 func TestCoalescerSendsFirstAtOnceAndGathersBursts(t *testing.T) {
 	var c coalescer
 	var sent []string
-	send := func(f *hub.Frame) { sent = append(sent, string(f.Data)) }
+	send := func(data []byte) { sent = append(sent, string(data)) }
 	c.add([]byte(`{"n":1}`), send)
 	c.add([]byte(`{"n":2}`), send)
 	c.add([]byte(`{"n":3}`), send)
@@ -19,7 +17,7 @@ func TestCoalescerSendsFirstAtOnceAndGathersBursts(t *testing.T) {
 		t.Fatalf("sent at once: %q, want only the first", sent)
 	}
 	f := c.take()
-	if f == nil || string(f.Data) != "{\"n\":2}\n{\"n\":3}" {
+	if f == nil || string(f) != "{\"n\":2}\n{\"n\":3}" {
 		t.Fatalf("gathered: %v", f)
 	}
 	if c.take() != nil {

@@ -1,4 +1,4 @@
-package bridge
+package control
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 )
 
 // errConflict marks a compare-and-set that lost a race (retried by update).
-var errConflict = errors.New("bridge: conflicting update")
+var errConflict = errors.New("control: conflicting update")
 
 const casTries = 20
 
@@ -40,7 +40,7 @@ func update[T any](ctx context.Context, b bucket, key string, change func(cur *T
 			return cur, err
 		}
 	}
-	return nil, fmt.Errorf("bridge: %s: too many conflicting updates", key)
+	return nil, fmt.Errorf("control: %s: too many conflicting updates", key)
 }
 
 // get reads a JSON value; a missing key is (nil, 0, nil).
@@ -50,11 +50,11 @@ func get[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*T, uin
 		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("bridge: get %s: %w", key, err)
+		return nil, 0, fmt.Errorf("control: get %s: %w", key, err)
 	}
 	v := new(T)
 	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return nil, 0, fmt.Errorf("bridge: decode %s: %w", key, err)
+		return nil, 0, fmt.Errorf("control: decode %s: %w", key, err)
 	}
 	return v, e.Revision(), nil
 }
@@ -70,7 +70,7 @@ func write[T any](ctx context.Context, b bucket, key string, exists bool, rev ui
 		err = b.kv.Delete(ctx, key, jetstream.LastRevision(rev))
 	default:
 		if val, err = json.Marshal(next); err != nil {
-			return fmt.Errorf("bridge: encode %s: %w", key, err)
+			return fmt.Errorf("control: encode %s: %w", key, err)
 		}
 		if exists {
 			newRev, err = b.kv.Update(ctx, key, val, rev)
@@ -82,7 +82,7 @@ func write[T any](ctx context.Context, b bucket, key string, exists bool, rev ui
 		return errConflict
 	}
 	if err != nil {
-		return fmt.Errorf("bridge: write %s: %w", key, err)
+		return fmt.Errorf("control: write %s: %w", key, err)
 	}
 	if b.wrote != nil {
 		b.wrote(key, val, newRev)

@@ -1,0 +1,185 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// sweeper finds sessions that are gone — their grace period over, or their gateway's run
+// dead — and takes them out of presence. Every gateway sweeps; the compare-and-set delete
+// of the session record decides which one emits the events, so they are emitted once.
+type sweeper struct {
+	p       *Plane
+	missing map[string]time.Time // gateway run → when this sweeper first missed its heartbeat
+	// blindUntil is three heartbeats after this sweeper last failed to list the gateways.
+	// After an outage (NATS down longer than a heartbeat's life, every heartbeat expired at
+	// once) a missing heartbeat may only be one not yet put again: no gateway counts as dead
+	// before this.
+	blindUntil time.Time
+}
+
+func newSweeper(p *Plane) *sweeper { return &sweeper{p: p, missing: make(map[string]time.Time)} }
+
+// sweep looks at every session once.
+func (sw *sweeper) sweep(ctx context.Context) {
+	now := sw.p.cfg.Now()
+	live, err := sw.p.liveRuns(ctx)
+	if err != nil {
+		sw.p.log.Warn("sweep: listing gateways failed", "err", err)
+		sw.blindUntil = now.Add(3 * sw.p.cfg.Heartbeat)
+		return
+	}
+	for run := range sw.missing {
+		if live.has(run) {
+			delete(sw.missing, run)
+		}
+	}
+	for _, rec := range sw.p.state.sessionList() {
+		deadline := sw.deadline(&rec, live, now)
+		switch {
+		case deadline > 0 && now.UnixMilli() >= deadline:
+			sw.expire(ctx, rec)
+		case deadline == 0 && len(rec.Stale) > 0 && now.UnixMilli() >= rec.StaleUntil:
+			sw.dropStale(ctx, rec)
+		}
+	}
+}
+
+// deadline is when a session stops counting (unix ms), or 0 while it is held by a live run
+// of a gateway. A dead run's sessions get the grace period from about when it died: its
+// heartbeat expires three beats after the last one.
+func (sw *sweeper) deadline(rec *sessionRecord, live liveRuns, now time.Time) int64 {
+	if rec.GraceUntil > 0 {
+		return rec.GraceUntil
+	}
+	if live.holds(rec) {
+		return 0
+	}
+	key := rec.GatewayID + "/" + rec.Run
+	first, ok := sw.missing[key]
+	if !ok {
+		first = now
+		sw.missing[key] = now
+	}
+	wait := max(sw.p.cfg.Grace-3*sw.p.cfg.Heartbeat, 0)
+	return max(first.Add(wait).UnixMilli(), sw.blindUntil.UnixMilli())
+}
+
+// liveRuns maps each live gateway to its current run.
+type liveRuns map[string]string
+
+func (l liveRuns) has(key string) bool {
+	for gw, run := range l {
+		if gw+"/"+run == key {
+			return true
+		}
+	}
+	return false
+}
+
+// holds reports whether the session is held by a live run. A record of a gateway that did
+// not record its run is held by whichever run of that gateway lives.
+func (l liveRuns) holds(rec *sessionRecord) bool {
+	run, ok := l[rec.GatewayID]
+	return ok && (rec.Run == "" || rec.Run == run)
+}
+
+// liveRuns lists the gateways whose heartbeat has not expired, and this gateway's run.
+func (p *Plane) liveRuns(ctx context.Context) (liveRuns, error) {
+	keys, err := p.gateways.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live := liveRuns{p.cfg.GatewayID: p.run}
+	for k := range keys.Keys() {
+		if k == p.cfg.GatewayID {
+			continue
+		}
+		rec, err := p.gatewayRecord(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			live[k] = rec.Run
+		}
+	}
+	return live, nil
+}
+
+// gatewayRecord reads a gateway's heartbeat; nil when it has expired.
+func (p *Plane) gatewayRecord(ctx context.Context, id string) (*gatewayRecord, error) {
+	e, err := p.gateways.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec gatewayRecord
+	if json.Unmarshal(e.Value(), &rec) != nil {
+		return nil, nil
+	}
+	return &rec, nil
+}
+
+// expire deletes a gone session's record, if it is still as seen, and cleans up after it.
+// A session held by a gateway's run is expired only once a fresh read of that gateway's
+// heartbeat, made after the record was seen, shows the run dead: the list of live runs may
+// be older than the record (a run that started after the list was made), and a run always
+// beats before it records a session.
+func (sw *sweeper) expire(ctx context.Context, seen sessionRecord) {
+	if seen.GraceUntil == 0 {
+		rec, err := sw.p.gatewayRecord(ctx, seen.GatewayID)
+		if err != nil {
+			sw.p.log.Warn("sweep: reading a heartbeat failed", "gateway", seen.GatewayID, "err", err)
+			return
+		}
+		if rec != nil && (seen.Run == "" || rec.Run == seen.Run) {
+			delete(sw.missing, seen.GatewayID+"/"+seen.Run)
+			return
+		}
+	}
+	cur, err := sw.p.end(ctx, seen.UserID, seen.SessionID, func(cur *sessionRecord) bool {
+		return cur.Conn == seen.Conn && cur.GraceUntil == seen.GraceUntil && cur.GatewayID == seen.GatewayID
+	})
+	if err != nil {
+		if !errors.Is(err, errSkip) {
+			sw.p.log.Warn("sweep: expiring a session failed", "user", seen.UserID, "session", seen.SessionID, "err", err)
+		}
+		return
+	}
+	sw.p.log.Info("session expired", "user", seen.UserID, "session", seen.SessionID, "gateway", seen.GatewayID)
+	if err := sw.p.cleanup(ctx, cur); err != nil {
+		sw.p.log.Warn("sweep: cleanup failed", "user", seen.UserID, "session", seen.SessionID, "err", err)
+	}
+}
+
+// dropStale takes a reconnected session out of the rooms it did not join again in time.
+func (sw *sweeper) dropStale(ctx context.Context, seen sessionRecord) {
+	now := sw.p.cfg.Now().UnixMilli()
+	cur, err := update(ctx, sw.p.bucket, sessionKey(seen.UserID, seen.SessionID), func(cur *sessionRecord) (*sessionRecord, error) {
+		if cur == nil || cur.Conn != seen.Conn || len(cur.Stale) == 0 || cur.StaleUntil > now {
+			return nil, errSkip
+		}
+		next := *cur
+		next.Rooms = slices.DeleteFunc(slices.Clone(cur.Rooms), func(r string) bool { return slices.Contains(cur.Stale, r) })
+		next.Stale, next.StaleUntil = nil, 0
+		return &next, nil
+	})
+	if err != nil {
+		if !errors.Is(err, errSkip) {
+			sw.p.log.Warn("sweep: dropping stale rooms failed", "user", seen.UserID, "err", err)
+		}
+		return
+	}
+	for _, room := range cur.Stale {
+		if err := sw.p.removeFromRoom(ctx, room, cur.UserID, cur.SessionID); err != nil {
+			sw.p.log.Warn("sweep: leaving a stale room failed", "room", room, "err", err)
+		}
+	}
+}

@@ -1,0 +1,43 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+)
+
+// inbox carries requests from other goroutines (a private room opened by someone else, a
+// server-side disconnect) to a connection's loop, which runs them in order. Sending never
+// blocks.
+type inbox struct {
+	mu     sync.Mutex // guards reqs; no I/O under it
+	reqs   []request
+	signal chan struct{} // holds one token while reqs is not empty
+}
+
+// request is run by the connection's loop, which owns c.
+type request func(ctx context.Context, c *conn)
+
+func newInbox() *inbox { return &inbox{signal: make(chan struct{}, 1)} }
+
+// send queues r for the loop.
+func (b *inbox) send(r request) {
+	b.mu.Lock()
+	b.reqs = append(b.reqs, r)
+	b.mu.Unlock()
+	select {
+	case b.signal <- struct{}{}:
+	default:
+	}
+}
+
+// ready is readable when requests are waiting.
+func (b *inbox) ready() <-chan struct{} { return b.signal }
+
+// take returns the waiting requests.
+func (b *inbox) take() []request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	reqs := b.reqs
+	b.reqs = nil
+	return reqs
+}
