@@ -12,6 +12,10 @@ import (
 // errConflict marks a compare-and-set that lost a race (retried by update).
 var errConflict = errors.New("control: conflicting update")
 
+// ErrContended is returned when a key changed under every one of an update's tries: the
+// change was not made, and may be tried again.
+var ErrContended = errors.New("control: too many conflicting updates")
+
 const casTries = 20
 
 // bucket is a key-value bucket, and what to tell of each of our own writes to it.
@@ -40,7 +44,7 @@ func update[T any](ctx context.Context, b bucket, key string, change func(cur *T
 			return cur, err
 		}
 	}
-	return nil, fmt.Errorf("control: %s: too many conflicting updates", key)
+	return nil, fmt.Errorf("%w of %s", ErrContended, key)
 }
 
 // get reads a JSON value; a missing key is (nil, 0, nil).

@@ -127,6 +127,10 @@ func failure(log interface{ Warn(string, ...any) }, what string, err error) *pro
 	case errors.Is(err, history.ErrUnavailable), history.IsOutage(err):
 		log.Warn(what+": event stream unavailable", "err", err)
 		return protocol.Errorf(protocol.CodeUnavailable, "the event stream cannot be reached; nothing was stored, retry later")
+	case errors.Is(err, control.ErrContended), errors.Is(err, hub.ErrNotJoined), errors.Is(err, control.ErrReplaced):
+		// Nothing was done; a retry may succeed (or the connection is about to be replaced).
+		log.Warn(what+" not done, retry", "err", err)
+		return protocol.Errorf(protocol.CodeUnavailable, "%s could not be done now; nothing was stored, retry", what)
 	}
 	log.Warn(what+" failed", "err", err)
 	return protocol.Errorf(protocol.CodeInternal, "internal error")
