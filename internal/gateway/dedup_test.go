@@ -76,3 +76,32 @@ func TestMessageDedup(t *testing.T) {
 		t.Fatalf("carol saw %d messages: %v", len(live), live)
 	}
 }
+
+// TestRefReusedInAnotherRoomIsAnotherMessage checks that deduplication is per room: a client
+// that numbers its refs per connection and reuses one in another room has both messages
+// stored, each acked with its own id and delivered to its own room.
+func TestRefReusedInAnotherRoomIsAnotherMessage(t *testing.T) {
+	g := gw(t, gateway.Config{})
+	alice := connect(t, g, "alice", "a1")
+	join(t, alice, "roomA")
+	join(t, alice, "roomB")
+	ack := func(room, text string) chattest.Msg {
+		t.Helper()
+		alice.Send(map[string]any{"type": "message", "chatroomId": room, "message": text, "ref": "k1"})
+		m, _ := await(t, alice, "k1")
+		if m.Type != "ack" || m.ChatroomID != room {
+			t.Fatalf("%s: %s", room, m.Raw)
+		}
+		return m
+	}
+	a, b := ack("roomA", "to A"), ack("roomB", "to B")
+	if a.ID == b.ID {
+		t.Fatalf("both acked with id %d", a.ID)
+	}
+	if got := messages(hist(t, alice, "roomB")); !slices.Equal(got, []string{"to B"}) {
+		t.Fatalf("roomB holds %q", got)
+	}
+	if got := messages(hist(t, alice, "roomA")); !slices.Equal(got, []string{"to A"}) {
+		t.Fatalf("roomA holds %q", got)
+	}
+}
