@@ -27,7 +27,7 @@ type config struct {
 	HistoryDepth    int64
 	HistoryMaxAge   time.Duration
 	Grace           time.Duration
-	SendQueue       int
+	SendBudget      int
 	Window          int
 	WriteTimeout    time.Duration
 	EventLog        string
@@ -65,7 +65,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.Int64Var(&c.HistoryDepth, "history-depth", 10000, "events kept per room")
 	fs.DurationVar(&c.HistoryMaxAge, "history-max-age", 30*24*time.Hour, "how long events are kept")
 	fs.DurationVar(&c.Grace, "grace", 10*time.Second, "how long a dropped session still counts as present")
-	fs.IntVar(&c.SendQueue, "send-queue", 128, "frames (each an event or a batch of them) queued per session before it is closed as too slow (4000)")
+	fs.IntVar(&c.SendBudget, "send-budget", 4<<20, "bytes of events that may wait for a session's client before it is closed as too slow (4000)")
 	fs.IntVar(&c.Window, "window", 256, "recent events kept in memory per active room")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "deadline of every write to a client")
 	fs.StringVar(&c.EventLog, "event-log", "", "append every stored event to this file as a JSON line")
@@ -147,7 +147,7 @@ func (c *config) check() error {
 	positive("history-depth", c.HistoryDepth > 0)
 	positive("history-max-age", c.HistoryMaxAge > 0)
 	positive("grace", c.Grace > 0)
-	positive("send-queue", c.SendQueue > 0)
+	positive("send-budget", c.SendBudget > 0)
 	positive("window", c.Window > 0)
 	positive("write-timeout", c.WriteTimeout > 0)
 	positive("shutdown-timeout", c.ShutdownTimeout > 0)

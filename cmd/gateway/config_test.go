@@ -14,7 +14,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.SendQueue != 128 || c.Window != 256 || c.NATSURL != "" || c.GatewayID == "" {
+	if c.Addr != ":8080" || c.SendBudget != 4<<20 || c.Window != 256 || c.NATSURL != "" || c.GatewayID == "" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -26,8 +26,8 @@ func TestParseRefusesBadValues(t *testing.T) {
 		env  map[string]string
 		want string // in the error
 	}{
-		{args: []string{"--send-queue", "0"}, want: "send-queue"},
-		{args: []string{"--send-queue", "-5"}, want: "send-queue"},
+		{args: []string{"--send-budget", "0"}, want: "send-budget"},
+		{args: []string{"--send-budget", "-5"}, want: "send-budget"},
 		{args: []string{"--window", "0"}, want: "window"},
 		{args: []string{"--history-depth", "-1"}, want: "history-depth"},
 		{args: []string{"--history-max-age", "0s"}, want: "history-max-age"},
@@ -38,14 +38,14 @@ func TestParseRefusesBadValues(t *testing.T) {
 		{args: []string{"--stream-replicas", "9"}, want: "stream-replicas"},
 		{args: []string{"--message-rate", "-1"}, want: "message-rate"},
 		{args: []string{"--max-conns", "-1"}, want: "max-conns"},
-		{args: []string{"--send-queue", "many"}, want: "send-queue"},
+		{args: []string{"--send-budget", "many"}, want: "send-budget"},
 		{args: []string{"--grace", "10"}, want: "grace"}, // a duration needs a unit
 		{args: []string{"--log-level", "loud"}, want: "log-level"},
 		{args: []string{"--log-format", "xml"}, want: "log-format"},
 		{args: []string{"--gateway-id", "a b"}, want: "gateway-id"},
 		{args: []string{"--no-such-flag"}, want: "no-such-flag"},
 		{args: []string{"serve"}, want: "unexpected arguments"},
-		{env: map[string]string{"CHAT_SEND_QUEUE": "0"}, want: "send-queue"},
+		{env: map[string]string{"CHAT_SEND_BUDGET": "0"}, want: "send-budget"},
 		{env: map[string]string{"CHAT_WINDOW": "lots"}, want: "CHAT_WINDOW"},
 		{env: map[string]string{"CHAT_LOG_LEVEL": "loud"}, want: "log-level"},
 	} {
@@ -74,7 +74,7 @@ func envString(m map[string]string) string {
 func TestParseEnvironmentAndFlags(t *testing.T) {
 	vars := map[string]string{
 		"CHAT_ADDR":          "127.0.0.1:9999",
-		"CHAT_SEND_QUEUE":    "512",
+		"CHAT_SEND_BUDGET":   "512",
 		"CHAT_WINDOW":        "100",
 		"CHAT_GRACE":         "3s",
 		"CHAT_LOG_LEVEL":     "debug",
@@ -86,7 +86,7 @@ func TestParseEnvironmentAndFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:9999" || c.SendQueue != 512 || c.Window != 100 || c.Grace != 3*time.Second ||
+	if c.Addr != "127.0.0.1:9999" || c.SendBudget != 512 || c.Window != 100 || c.Grace != 3*time.Second ||
 		c.LogLevel != "debug" || c.GatewayID != "gw-env" || c.NATSURL != "nats://a:4222,nats://b:4222" || c.HistoryDepth != 77 {
 		t.Fatalf("from the environment: %+v", c)
 	}
@@ -95,7 +95,7 @@ func TestParseEnvironmentAndFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Window != 300 || c.GatewayID != "gw-flag" || c.SendQueue != 512 {
+	if c.Window != 300 || c.GatewayID != "gw-flag" || c.SendBudget != 512 {
 		t.Fatalf("flags over the environment: %+v", c)
 	}
 }

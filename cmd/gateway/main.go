@@ -116,7 +116,7 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		History: history.Config{Depth: cfg.HistoryDepth, MaxAge: cfg.HistoryMaxAge,
 			Replicas: cfg.StreamReplicas},
 		Grace:          cfg.Grace,
-		SendQueue:      cfg.SendQueue,
+		SendBudget:     cfg.SendBudget,
 		Window:         cfg.Window,
 		WriteTimeout:   cfg.WriteTimeout,
 		AuthSecret:     cfg.AuthSecret,

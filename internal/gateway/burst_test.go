@@ -84,10 +84,7 @@ func (r *burstReader) onLine(line []byte) {
 func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 	start := time.Now()
 	ns := chattest.NATS(t)
-	// A queue of 1024 frames: with the default 256, a reader that does read is sometimes cut
-	// at 10,000 events/s, because the room feed hands the hub batches of up to 256 events
-	// at once (docs/benchmarks.md).
-	g := chattest.StartGateway(t, ns, gateway.Config{WriteTimeout: 2 * time.Second, SendQueue: 1024})
+	g := chattest.StartGateway(t, ns, gateway.Config{WriteTimeout: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 

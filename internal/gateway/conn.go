@@ -79,7 +79,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.ws, c.expires = ws, id.expires
-	c.sess = hub.NewSession(id.user, id.session, uuid.NewString(), g.cfg.SendQueue, c.wake, c.cut)
+	c.sess = hub.NewSession(id.user, id.session, uuid.NewString(), g.cfg.SendBudget, c.wake, c.cut)
 	c.log = g.log.With("user", id.user, "session", id.session, "conn", c.sess.Conn)
 	c.seen()
 	g.metrics.opened.Inc()
@@ -104,7 +104,7 @@ func refuse(ctx context.Context, ws *websocket.Conn, e *protocol.Error, code int
 func (c *conn) open(ctx context.Context) bool {
 	g := c.g
 	welcome := protocol.Welcome{Type: protocol.TypeWelcome, UserID: c.sess.User, SessionID: c.sess.ID, GatewayID: g.cfg.ID}
-	c.sess.Send(&hub.Frame{Data: protocol.Encode(welcome)})
+	c.sess.Reply(&hub.Frame{Data: protocol.Encode(welcome)})
 	if code := g.conns.add(c, g.cfg.Limits.MaxConnsPerUser); code != 0 {
 		if code == protocol.CloseTryLater {
 			c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeUnavailable, "too many connections of this user")))
@@ -157,9 +157,12 @@ func (c *conn) serve() {
 	defer close(c.done)
 	ctx := context.Background()
 	for {
-		frames := c.frames
-		if c.acks.full() {
-			frames = nil // read no more messages until the oldest is answered
+		frames, drained := c.frames, (<-chan struct{})(nil)
+		switch {
+		case c.acks.full():
+			frames = nil // run no more commands until the oldest message is answered
+		case c.overReplyLimit():
+			frames, drained = nil, c.sess.Drained() // nor while the client has much to read
 		}
 		u, stored, failed, timeout := c.acks.waits()
 		select {
@@ -171,6 +174,7 @@ func (c *conn) serve() {
 			if !c.closing {
 				c.closing = !c.handle(ctx, f)
 			}
+		case <-drained:
 		case <-c.inbox.ready():
 			for _, req := range c.inbox.take() {
 				req(ctx, c)
@@ -258,9 +262,14 @@ func errString(err error, status websocket.StatusCode) string {
 	return err.Error()
 }
 
-// reply queues a reply for this connection only, waiting (up to the write timeout) while
-// its queue is full: a client flooding commands is slowed down, not cut.
-func (c *conn) reply(data []byte) { c.sess.SendWait(c.g.cfg.WriteTimeout, &hub.Frame{Data: data}) }
+// reply queues a reply for this connection only. Replies never make a client "too slow":
+// instead the loop reads no more commands while the session's queue is over its reply
+// limit, so a client that asks for much and reads nothing holds at most one large reply.
+func (c *conn) reply(data []byte) { c.sess.Reply(&hub.Frame{Data: data}) }
+
+// overReplyLimit reports whether the loop should wait for the writer before it reads the
+// client's next command: what is queued is over a quarter of the session's budget.
+func (c *conn) overReplyLimit() bool { return c.sess.Queued() > c.sess.Budget()/4 }
 
 // cut closes the connection with code without waiting for its queue. Called by the hub; it
 // must not block.
@@ -276,7 +285,7 @@ func (c *conn) cut(code int, why string) {
 // closeNow queues a close with code: the writer closes after what is queued before it.
 func (c *conn) closeNow(code int) {
 	c.cutWith.CompareAndSwap(0, int32(code))
-	c.sess.Send(&hub.Frame{Close: code})
+	c.sess.Reply(&hub.Frame{Close: code})
 }
 
 // seen records that the client showed it is alive.

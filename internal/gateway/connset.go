@@ -100,10 +100,10 @@ func (s *connSet) drain() {
 		s.empty = nil
 	}
 	s.mu.Unlock()
-	closing := &hub.Frame{Data: protocol.CloseEvent()}
-	bye := &hub.Frame{Close: protocol.CloseGoingAway}
+	closing := protocol.CloseEvent()
 	for _, c := range s.all() {
-		c.sess.SendAll([]*hub.Frame{closing, bye})
+		c.sess.Reply(&hub.Frame{Data: closing})
+		c.sess.Reply(&hub.Frame{Close: protocol.CloseGoingAway})
 	}
 }
 

@@ -30,8 +30,10 @@ type Config struct {
 	History history.Config
 	// Grace is how long a dropped session still counts as present; zero means 10s.
 	Grace time.Duration
-	// SendQueue is each session's outgoing queue, in frames (a frame may hold a batch of events); zero means 128.
-	SendQueue int
+	// SendBudget is how many bytes of events may wait for a session's client before it is
+	// cut as too slow (4000); zero means hub.DefaultBudget (4 MiB). Replies to the client's
+	// own commands never cut it: its commands wait instead.
+	SendBudget int
 	// Window is how many recent events are kept in memory per active room; zero means 256.
 	Window int
 	// WriteTimeout bounds every write to a client; zero means 10s.
@@ -60,9 +62,6 @@ func (c Config) withDefaults() Config {
 	c.WriteTimeout = orDuration(c.WriteTimeout, 10*time.Second)
 	c.JoinTimeout = orDuration(c.JoinTimeout, 10*time.Second)
 	c.PingInterval = orDuration(c.PingInterval, 30*time.Second)
-	if c.SendQueue <= 0 {
-		c.SendQueue = 128
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

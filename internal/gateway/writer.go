@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/coder/websocket"
 )
@@ -35,54 +36,60 @@ func (c *conn) writeLoop() {
 			batchPool.Put(buf)
 		}
 	}()
+	var taken []*hub.Frame // taken from the queue, not yet written
 	for {
-		// Let the hub queue more before collecting: fewer, larger frames.
-		runtime.Gosched()
+		if len(taken) == 0 {
+			// Let the hub queue more before taking: fewer, larger frames.
+			runtime.Gosched()
+			taken = c.sess.Take(taken[:0])
+		}
+		if len(taken) == 0 {
+			c.writing.Store(false)
+			if c.sess.Empty() || !c.writing.CompareAndSwap(false, true) {
+				return
+			}
+			continue
+		}
 		buf.Reset()
-		data, code := c.collect(buf)
+		data, n, events, own, code := collect(buf, taken)
+		clear(taken[:n])
+		taken = taken[n:]
 		if len(data) > 0 {
 			if err := c.write(data); err != nil {
 				c.writeFailed(err)
 				return // stays "writing": nothing more is written to a broken connection
 			}
 		}
+		c.sess.Written(events, own)
 		if code != 0 {
 			c.cutWith.CompareAndSwap(0, int32(code))
 			_ = c.ws.Close(websocket.StatusCode(code), closeReason(code))
 			return
 		}
-		if len(data) == 0 {
-			c.writing.Store(false)
-			if len(c.sess.Out()) == 0 || !c.writing.CompareAndSwap(false, true) {
-				return
-			}
-		}
 	}
 }
 
-// collect returns what to write next: the queued frames gathered in buf until the queue
-// is empty or the batch is large, or a large first frame as it is. A queued close ends the
-// batch; its code is returned.
-func (c *conn) collect(buf *bytes.Buffer) ([]byte, int) {
-	out := c.sess.Out()
-	for buf.Len() < batchBytes {
-		select {
-		case f := <-out:
-			if f.Close != 0 {
-				return buf.Bytes(), f.Close
-			}
-			if buf.Len() == 0 && len(f.Data) >= largeFrame {
-				return f.Data, 0
-			}
-			if buf.Len() > 0 {
-				buf.WriteByte('\n')
-			}
-			buf.Write(f.Data)
-		default:
-			return buf.Bytes(), 0
+// collect returns what to write next from the frames taken: as many as fit in a batch,
+// gathered in buf, or a large first frame as it is. A close ends the batch; its code is
+// returned. n is how many frames it used; events and own are their bytes (hub.Size).
+func collect(buf *bytes.Buffer, taken []*hub.Frame) (data []byte, n, events, own, code int) {
+	for n < len(taken) && buf.Len() < batchBytes {
+		f := taken[n]
+		n++
+		e, o := hub.Size(f)
+		events, own = events+e, own+o
+		if f.Close != 0 {
+			return buf.Bytes(), n, events, own, f.Close
 		}
+		if buf.Len() == 0 && len(f.Data) >= largeFrame {
+			return f.Data, n, events, own, 0
+		}
+		if buf.Len() > 0 {
+			buf.WriteByte('\n')
+		}
+		buf.Write(f.Data)
 	}
-	return buf.Bytes(), 0
+	return buf.Bytes(), n, events, own, 0
 }
 
 // writeFailed cuts a connection whose write failed. A write that ran out of time is a

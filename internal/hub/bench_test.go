@@ -101,7 +101,7 @@ func (bn *bench) setup(b *testing.B, sessions, rooms int) []uint64 {
 	epochs := make([]uint64, rooms)
 	reply := &Frame{Data: []byte(`{"type":"joined"}`)}
 	for i := range sessions {
-		s := NewSession(fmt.Sprint("u", i), "s", fmt.Sprint("c", i), 256, func() {},
+		s := NewSession(fmt.Sprint("u", i), "s", fmt.Sprint("c", i), 0, func() {},
 			func(int, string) { bn.cuts.Add(1) })
 		bn.conns = append(bn.conns, s)
 		if err := bn.h.Register(s); err != nil {
@@ -115,7 +115,7 @@ func (bn *bench) setup(b *testing.B, sessions, rooms int) []uint64 {
 		if err := bn.h.Joined(Reply{Session: s, Room: roomName(r), Gen: t.Gen, Reply: reply}); err != nil {
 			b.Fatal(err)
 		}
-		<-s.Out()
+		s.Written(Size(s.Take(nil)[0]))
 	}
 	return epochs
 }
@@ -142,26 +142,25 @@ func (bn *bench) join(s *Session, room string, epoch *uint64) (Ticket, error) {
 
 // drain reads a session's queue as its writer would, counting the events.
 func (bn *bench) drain(s *Session, got *counter) {
-	var bytes int
+	var taken []*Frame
 	for {
 		select {
-		case f := <-s.Out():
-			n := events(f)
-			bytes += len(f.Data)
-		batch:
-			for {
-				select {
-				case f := <-s.Out():
-					n += events(f)
-					bytes += len(f.Data)
-				default:
-					break batch
-				}
-			}
-			got.n.Add(int64(n))
 		case <-bn.stop:
 			return
+		default:
 		}
+		taken = s.Take(taken[:0])
+		if len(taken) == 0 {
+			runtime.Gosched()
+			continue
+		}
+		n, bytes := 0, 0
+		for _, f := range taken {
+			n += events(f)
+			bytes += len(f.Data)
+		}
+		s.Written(bytes, 0)
+		got.n.Add(int64(n))
 	}
 }
 

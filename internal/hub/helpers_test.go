@@ -75,9 +75,11 @@ type conn struct {
 	cuts []int
 }
 
+// newConn makes a session whose budget holds about capacity of the tests' small frames
+// (ten bytes each).
 func newConn(user, id string, capacity int) *conn {
 	c := &conn{}
-	c.Session = NewSession(user, id, user+"/"+id, capacity, func() {}, func(code int, _ string) {
+	c.Session = NewSession(user, id, user+"/"+id, 10*capacity, func() {}, func(code int, _ string) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.cuts = append(c.cuts, code)
@@ -95,14 +97,11 @@ func (c *conn) cutCodes() []int {
 // drain returns everything queued for the session without blocking, as strings.
 func (c *conn) drain() []string {
 	var got []string
-	for {
-		select {
-		case f := <-c.Out():
-			got = append(got, strings.Split(string(f.Data), "\n")...)
-		default:
-			return got
-		}
+	for _, f := range c.Take(nil) {
+		got = append(got, strings.Split(string(f.Data), "\n")...)
+		c.Written(Size(f))
 	}
+	return got
 }
 
 // fixture is a running hub with a fake feed. Every helper that sends the hub something

@@ -108,10 +108,7 @@ func (j joinedReq) apply(h *Hub) {
 		return
 	}
 	r.prepend(j.Older, j.OlderFrom, h.cfg.Window)
-	if !j.Session.Send(j.Reply.Reply) {
-		h.remove(j.Session)
-		return
-	}
+	j.Session.Reply(j.Reply.Reply)
 	if m.gen != j.Gen || !m.pending {
 		return
 	}
@@ -136,7 +133,7 @@ type leaveReq struct {
 
 func (l leaveReq) apply(h *Hub) {
 	h.leaveRoom(l.s, l.room)
-	if l.reply != nil && !l.s.Send(l.reply) {
-		h.remove(l.s)
+	if l.reply != nil {
+		l.s.Reply(l.reply)
 	}
 }

@@ -1,6 +1,6 @@
 package hub
 
-import "time"
+import "sync"
 
 // Frame is one encoded JSON object queued for a session. An event's frame is encoded once
 // per gateway and shared by every session that receives it; nobody modifies it after.
@@ -9,73 +9,63 @@ import "time"
 type Frame struct {
 	Data  []byte
 	Close int
+	// Own marks a frame queued with Reply (a reply, a welcome, a close): it does not count
+	// against the session's budget for events.
+	Own bool
 }
 
-// Session is a connection as the hub sees it. Its fields are set by NewSession and never
-// change; the queue is a channel, shared only by sending and receiving.
+// Session is a connection as the hub sees it. Its names are set by NewSession and never
+// change; its queue is shared by the hub and the connection (which queue) and the
+// connection's writer (which takes), under a mutex with no I/O under it.
 type Session struct {
 	User string // userId
 	ID   string // sessionId
 	Conn string // this connection's id: a reconnect of the same session has another
 
-	// out is the bounded outgoing queue. Sent to by the hub and by the connection's reader
-	// (replies), without blocking; received from by the connection's writer.
-	out  chan *Frame
-	wake func()                     // starts the writer if it is not running; never blocks
-	cut  func(code int, why string) // closes the connection at once; never blocks
+	budget  int                        // bytes of events that may wait for the writer
+	wake    func()                     // starts the writer if it is not running; never blocks
+	cut     func(code int, why string) // closes the connection at once; never blocks
+	drained chan struct{}              // holds a token after the writer has written some
+
+	mu     sync.Mutex
+	q      []*Frame // waiting for the writer, oldest first
+	events int      // bytes of events in q and taken but not yet written
+	own    int      // bytes of replies likewise
 }
 
-// NewSession makes a session with a queue of the given capacity (zero means 256). wake is
-// called after every send so the connection can start its writer; cut closes the connection
-// without waiting for the queue (used when the queue is full). Neither may block.
-func NewSession(user, id, conn string, capacity int, wake func(), cut func(code int, why string)) *Session {
-	if capacity <= 0 {
-		capacity = 256
+// DefaultBudget is a session's budget when NewSession is given none: 4 MiB, tens of seconds
+// of a busy room even for a phone on a slow network.
+const DefaultBudget = 4 << 20
+
+// NewSession makes a session whose queue may hold budget bytes of events (zero means
+// DefaultBudget) before it is cut as too slow. wake is called after every queueing so the
+// connection can start its writer; cut closes the connection without waiting for the
+// queue. Neither may block.
+func NewSession(user, id, conn string, budget int, wake func(), cut func(code int, why string)) *Session {
+	if budget <= 0 {
+		budget = DefaultBudget
 	}
-	return &Session{User: user, ID: id, Conn: conn, out: make(chan *Frame, capacity), wake: wake, cut: cut}
+	return &Session{User: user, ID: id, Conn: conn, budget: budget, wake: wake, cut: cut,
+		drained: make(chan struct{}, 1)}
 }
 
-// Out is the session's outgoing queue, for its writer.
-func (s *Session) Out() <-chan *Frame { return s.out }
-
-// Send queues f without blocking. When the queue is full the session is too slow to keep
-// up: it is cut with 4000 and Send reports false.
+// Send queues an event frame without blocking. When what is queued would exceed the
+// session's budget the client is not reading: it is cut with 4000 and Send reports false.
 func (s *Session) Send(f *Frame) bool {
-	select {
-	case s.out <- f:
-		s.wake()
-		return true
-	default:
+	s.mu.Lock()
+	if s.events+len(f.Data) > s.budget {
+		s.mu.Unlock()
 		s.cut(CloseSlow, "too slow to keep up, rejoin with since")
 		return false
 	}
-}
-
-// SendWait queues f, waiting while the queue is full. It is for a connection's replies to
-// its own commands, sent by its reader: a client that floods commands is slowed down (its
-// reader stops reading) rather than cut. When the timeout passes first, the session is cut as too
-// slow and SendWait reports false. The hub itself never waits.
-func (s *Session) SendWait(timeout time.Duration, f *Frame) bool {
-	select {
-	case s.out <- f:
-		s.wake()
-		return true
-	default:
-	}
+	s.q = append(s.q, f)
+	s.events += len(f.Data)
+	s.mu.Unlock()
 	s.wake()
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case s.out <- f:
-		s.wake()
-		return true
-	case <-t.C:
-		s.cut(CloseSlow, "too slow to keep up, rejoin with since")
-		return false
-	}
+	return true
 }
 
-// SendAll queues frames in order; it stops at the first that does not fit.
+// SendAll queues event frames in order; it stops at the first that does not fit.
 func (s *Session) SendAll(fs []*Frame) bool {
 	for _, f := range fs {
 		if !s.Send(f) {
@@ -84,6 +74,72 @@ func (s *Session) SendAll(fs []*Frame) bool {
 	}
 	return true
 }
+
+// Reply queues a frame whatever its size: a reply to the client's own command, a welcome,
+// a close. Replies never make a session "too slow"; the connection stops reading commands
+// while its queue is over budget instead (see Queued and Drained).
+func (s *Session) Reply(f *Frame) {
+	f.Own = true
+	s.mu.Lock()
+	s.q = append(s.q, f)
+	s.own += len(f.Data)
+	s.mu.Unlock()
+	s.wake()
+}
+
+// Take appends what is queued to dst and empties the queue, for the writer. The bytes
+// still count as queued until the writer says they are Written (Size tells a frame's).
+func (s *Session) Take(dst []*Frame) []*Frame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dst = append(dst, s.q...)
+	clear(s.q)
+	s.q = s.q[:0]
+	if cap(s.q) > 256 {
+		s.q = nil // a burst's queue is not kept for an idle session
+	}
+	return dst
+}
+
+// Written tells that frames taken, holding events and own bytes, have been written.
+func (s *Session) Written(events, own int) {
+	s.mu.Lock()
+	s.events -= events
+	s.own -= own
+	s.mu.Unlock()
+	select {
+	case s.drained <- struct{}{}:
+	default:
+	}
+}
+
+// Size returns a frame's bytes as Written counts them: events, or own.
+func Size(f *Frame) (events, own int) {
+	if f.Own {
+		return 0, len(f.Data)
+	}
+	return len(f.Data), 0
+}
+
+// Empty reports whether nothing waits for the writer.
+func (s *Session) Empty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.q) == 0
+}
+
+// Queued is how many bytes, events and replies, wait for the writer or are being written.
+func (s *Session) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events + s.own
+}
+
+// Budget is the session's budget in bytes.
+func (s *Session) Budget() int { return s.budget }
+
+// Drained is signalled after the writer has written something.
+func (s *Session) Drained() <-chan struct{} { return s.drained }
 
 // key identifies a session across connections: a user's sessions are independent of
 // another user's sessions with the same id.
