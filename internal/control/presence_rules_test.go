@@ -1,9 +1,12 @@
 package control
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/chathub/chathub/internal/subject"
 )
 
 // The rules of PROTOCOL.md's "Events" section that need no sweep: online/offline, the
@@ -106,4 +109,80 @@ func TestDisconnectLeftRemovesAtOnce(t *testing.T) {
 	if rec := a.record("alice", "s1"); rec != nil {
 		t.Errorf("a session that left is still recorded: %+v", *rec)
 	}
+}
+
+// A connection that opens with a session already connected takes it over: Connect names the
+// old connection, and Kick closes it through the Local of the gateway that holds it (its own
+// directly, another through NATS). No presence event, no notice; the old connection can
+// no longer act for the session. A session in its grace period is not taken over.
+func TestTakeoverKicksOldConnectionOnItsGateway(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a, b := w.start("gw-a"), w.start("gw-b")
+	kicks, err := a.nc.SubscribeSync(subject.Gateway("*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.connect("alice", "s1", "c1")
+	a.join("alice", "s1", "c1", "lobby")
+
+	// On the same gateway: the old connection is kicked directly, nothing goes through NATS.
+	took, err := a.Connect(w.ctx, "alice", "s1", "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took == nil || *took != (Takeover{GatewayID: "gw-a", Conn: "c1"}) {
+		t.Fatalf("take-over on the same gateway: %+v", took)
+	}
+	a.Kick(w.ctx, "alice", "s1", took)
+	if k := a.local.kicked(); !slices.Equal(k, []string{"alice s1 c1"}) {
+		t.Errorf("kicked on gw-a: %q", k)
+	}
+	if err := a.nc.Publish(subject.Gateway("marker"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := kicks.NextMsg(10 * time.Second); err != nil || m.Subject != subject.Gateway("marker") {
+		t.Errorf("a take-over on the same gateway sent a notice: %v %v", m, err)
+	}
+	if id := a.join("alice", "s1", "c2", "lobby"); id != 0 {
+		t.Errorf("the new connection's join stored event %d", id)
+	}
+
+	// From another gateway: the notice reaches gw-a's Local.
+	took, err = b.Connect(w.ctx, "alice", "s1", "c3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took == nil || *took != (Takeover{GatewayID: "gw-a", Conn: "c2"}) {
+		t.Fatalf("take-over from another gateway: %+v", took)
+	}
+	b.Kick(w.ctx, "alice", "s1", took)
+	waitFor(t, w.ctx, "gw-a to kick c2", func() bool { return len(a.local.kicked()) == 2 })
+	if k := a.local.kicked(); !slices.Equal(k, []string{"alice s1 c1", "alice s1 c2"}) {
+		t.Errorf("kicked on gw-a: %q", k)
+	}
+	if id := b.join("alice", "s1", "c3", "lobby"); id != 0 {
+		t.Errorf("the new connection's join stored event %d", id)
+	}
+
+	// The replaced connections end, and change nothing.
+	if _, err := a.JoinRoom(w.ctx, "alice", "s1", "c2", "games"); !errors.Is(err, ErrReplaced) {
+		t.Errorf("a join through a replaced connection: %v, want ErrReplaced", err)
+	}
+	a.leave("alice", "s1", "c2", "lobby")
+	a.disconnect("alice", "s1", "c1", true)
+	a.disconnect("alice", "s1", "c2", false)
+	if rec := b.record("alice", "s1"); rec == nil || rec.GatewayID != "gw-b" || rec.Conn != "c3" || rec.GraceUntil != 0 ||
+		!slices.Equal(rec.Rooms, []string{"lobby"}) {
+		t.Errorf("the session after its old connections ended: %+v", rec)
+	}
+
+	// A session in its grace period is continued, not taken over.
+	b.disconnect("alice", "s1", "c3", false)
+	b.connect("alice", "s1", "c4")
+
+	if k := b.local.kicked(); len(k) != 0 {
+		t.Errorf("kicked on gw-b: %q", k)
+	}
+	w.wantEvents("lobby", "join alice s1")
+	w.wantNotices("online alice")
 }
