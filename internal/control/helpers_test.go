@@ -122,11 +122,11 @@ func newWorld(t *testing.T, grace, heartbeat time.Duration) *world {
 // gateway is one plane with its own NATS connection and fake Local.
 type gateway struct {
 	*Plane
-	w     *world
-	nc    *nats.Conn
+	w       *world
+	nc      *nats.Conn
 	local   *fakeLocal
 	stop    func() // ends Run and waits for it
-	running bool   // between run and halt
+	running bool   // between launch and halt
 }
 
 // open opens a plane of gateway id (a new run of it), without running it.
@@ -154,12 +154,12 @@ func (w *world) open(id string) *gateway {
 func (w *world) start(id string) *gateway {
 	w.t.Helper()
 	g := w.open(id)
-	g.run()
+	g.launch()
 	return g
 }
 
-// run runs the plane until halt or the end of the test, and returns once it is ready.
-func (g *gateway) run() {
+// launch runs the plane until halt or the end of the test, and returns once it is ready.
+func (g *gateway) launch() {
 	g.w.t.Helper()
 	ctx, cancel := context.WithCancel(g.w.ctx)
 	ready, done := make(chan struct{}), make(chan error, 1)
@@ -202,6 +202,20 @@ func (g *gateway) connect(user, session, conn string) {
 	if took != nil {
 		g.w.t.Fatalf("Connect %s %s %s took over %+v", user, session, conn, *took)
 	}
+}
+
+// takeOver connects a session through this gateway that must take over connection old of
+// another gateway, and kicks it there.
+func (g *gateway) takeOver(user, session, conn, old string) {
+	g.w.t.Helper()
+	took, err := g.Connect(g.w.ctx, user, session, conn)
+	if err != nil {
+		g.w.t.Fatalf("Connect %s %s %s: %v", user, session, conn, err)
+	}
+	if took == nil || took.Conn != old || took.GatewayID == g.cfg.GatewayID {
+		g.w.t.Fatalf("Connect %s %s %s took over %+v, want %s on another gateway", user, session, conn, took, old)
+	}
+	g.Kick(g.w.ctx, user, session, took)
 }
 
 // join joins a room and returns the id of the event it stored (0: none).
