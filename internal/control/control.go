@@ -128,6 +128,8 @@ func (p *Plane) Run(ctx context.Context, ready chan<- struct{}) error {
 			_ = s.Unsubscribe()
 		}
 	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
 	watched := []struct {
 		kv    jetstream.KeyValue
@@ -136,6 +138,8 @@ func (p *Plane) Run(ctx context.Context, ready chan<- struct{}) error {
 	for _, w := range watched {
 		kw, err := p.state.startWatch(ctx, w.kv, w.apply)
 		if err != nil {
+			cancel()
+			_ = g.Wait() // a watch started before this one stops before Run returns
 			return fmt.Errorf("control: watching %s: %w", w.kv.Bucket(), err)
 		}
 		g.Go(func() error { p.keepWatching(ctx, kw, w.kv, w.apply); return nil })
