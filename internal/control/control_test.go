@@ -19,7 +19,7 @@ func TestRunFailsFastWhenItCannotStart(t *testing.T) {
 		{"connection closed", func(w *world, g *gateway) { g.nc.Close() }},
 		{"rooms bucket gone", func(w *world, g *gateway) {
 			if err := g.js.DeleteKeyValue(w.ctx, subject.RoomsBucket); err != nil {
-				t.Fatal(err)
+				w.t.Fatal(err)
 			}
 		}},
 	} {

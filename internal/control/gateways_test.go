@@ -20,11 +20,12 @@ import (
 // once, after the grace.
 func TestRestartedGatewayKeepsReturningSessions(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		kill func(w *world, old *gateway) // what else happened to the old run
+		name   string
+		listed bool                         // the sweeper's list names the old run
+		kill   func(w *world, old *gateway) // what else happened to the old run
 	}{
-		{"list names the old run", func(*world, *gateway) {}},
-		{"list lacks the gateway", func(w *world, old *gateway) {
+		{"list names the old run", true, func(*world, *gateway) {}},
+		{"list lacks the gateway", false, func(w *world, old *gateway) {
 			if err := old.gateways.Delete(w.ctx, "gw-a"); err != nil {
 				w.t.Fatal(err)
 			}
@@ -50,8 +51,14 @@ func TestRestartedGatewayKeepsReturningSessions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if run, ok := live["gw-a"]; ok != tc.listed || ok && run != a1.run {
+				t.Fatalf("gw-a in the sweeper's list: %q, %v", run, ok)
+			}
 
 			a2 := w.open("gw-a") // the restart: its first heartbeat
+			if rec := a2.record("alice", "s1"); rec == nil || rec.GraceUntil != 0 || rec.Run != a1.run {
+				t.Fatalf("alice's session before the restart's Run: %+v", rec)
+			}
 			a2.launch()
 			graced := w.clock.Now().Add(grace).UnixMilli()
 			for _, s := range [][2]string{{"alice", "s1"}, {"bob", "s2"}} {
