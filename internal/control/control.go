@@ -62,6 +62,8 @@ type Plane struct {
 	gateways jetstream.KeyValue
 	state    *State
 	notices  coalescer // online/offline notices on their way to every session
+	// sweepEvery is how often Run sweeps (a second); tests stretch it and sweep by hand.
+	sweepEvery time.Duration
 }
 
 // Open creates or updates the buckets and says this run of the gateway lives. Nothing is
@@ -80,7 +82,7 @@ func Open(ctx context.Context, nc *nats.Conn, store *history.Store, cfg Config, 
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
-	p := &Plane{cfg: cfg, run: uuid.NewString(), js: js, local: local, state: newState()}
+	p := &Plane{cfg: cfg, run: uuid.NewString(), js: js, local: local, state: newState(), sweepEvery: time.Second}
 	kv, err := p.buckets(ctx)
 	if err != nil {
 		return nil, err
@@ -126,6 +128,8 @@ func (p *Plane) Run(ctx context.Context, ready chan<- struct{}) error {
 			_ = s.Unsubscribe()
 		}
 	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
 	watched := []struct {
 		kv    jetstream.KeyValue
@@ -134,6 +138,8 @@ func (p *Plane) Run(ctx context.Context, ready chan<- struct{}) error {
 	for _, w := range watched {
 		kw, err := p.state.startWatch(ctx, w.kv, w.apply)
 		if err != nil {
+			cancel()
+			_ = g.Wait() // a watch started before this one stops before Run returns
 			return fmt.Errorf("control: watching %s: %w", w.kv.Bucket(), err)
 		}
 		g.Go(func() error { p.keepWatching(ctx, kw, w.kv, w.apply); return nil })
@@ -185,7 +191,7 @@ func (p *Plane) keepWatching(ctx context.Context, w jetstream.KeyWatcher, kv jet
 func (p *Plane) loop(ctx context.Context) {
 	beat := time.NewTicker(p.cfg.Heartbeat)
 	defer beat.Stop()
-	sweep := time.NewTicker(time.Second)
+	sweep := time.NewTicker(p.sweepEvery)
 	defer sweep.Stop()
 	sw := newSweeper(p)
 	for {

@@ -36,16 +36,23 @@ func (p *presence) JoinRoom(ctx context.Context, user, session, conn, room strin
 }
 
 // LeaveRoom takes a session out of a room and stores the event it makes: leave for the
-// user's last session there, remove otherwise, none if it was not counted.
+// user's last session there, remove otherwise, none if it was not counted. A connection
+// whose session was taken over changes nothing: the room is the newer connection's to leave.
 func (p *presence) LeaveRoom(ctx context.Context, user, session, conn, room string) error {
 	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
-		if cur == nil || cur.Conn != conn {
+		if cur != nil && cur.Conn != conn {
+			return nil, ErrReplaced
+		}
+		if cur == nil {
 			return nil, errSkip
 		}
 		next := *cur
 		next.Rooms, next.Stale = without(cur.Rooms, room), without(cur.Stale, room)
 		return &next, nil
 	})
+	if errors.Is(err, ErrReplaced) {
+		return nil
+	}
 	if err := ignoreSkip(err); err != nil {
 		return err
 	}

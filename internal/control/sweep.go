@@ -34,12 +34,18 @@ func (sw *sweeper) sweep(ctx context.Context) {
 		sw.blindUntil = now.Add(3 * sw.p.cfg.Heartbeat)
 		return
 	}
+	sw.pass(ctx, now, live, sw.p.state.sessionList())
+}
+
+// pass looks at sessions recs, seen after the live runs were listed at now. Both may be
+// out of date by the time a session is expired: expire checks again.
+func (sw *sweeper) pass(ctx context.Context, now time.Time, live liveRuns, recs []sessionRecord) {
 	for run := range sw.missing {
 		if live.has(run) {
 			delete(sw.missing, run)
 		}
 	}
-	for _, rec := range sw.p.state.sessionList() {
+	for _, rec := range recs {
 		deadline := sw.deadline(&rec, live, now)
 		switch {
 		case deadline > 0 && now.UnixMilli() >= deadline:

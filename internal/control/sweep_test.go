@@ -1,0 +1,170 @@
+package control
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The rules of PROTOCOL.md that the sweeper keeps: the grace period of a dropped session,
+// the rooms a reconnected session did not join again, and the sessions of gateways that
+// restarted or died. Every sweep is made by hand after moving the clock.
+
+// A dropped session (left=false) counts as present for the grace period: sweeping before it
+// ends changes nothing, and a session that comes back with a new connection and joins its
+// room again emits nothing at all, not even once the grace would have ended.
+func TestGraceReconnectAndRejoinEmitsNothing(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a, b := w.start("gw-a"), w.start("gw-b")
+	a.connect("alice", "s1", "c1")
+	a.join("alice", "s1", "c1", "lobby")
+
+	a.disconnect("alice", "s1", "c1", false)
+	w.clock.Add(testGrace - time.Millisecond)
+	b.sees("alice", "s1", func(rec *sessionRecord) bool { return rec != nil && rec.GraceUntil != 0 })
+	a.sweep()
+	b.sweep()
+	w.wantEvents("lobby", "join alice s1")
+
+	b.connect("alice", "s1", "c2") // back, through another gateway
+	if id := b.join("alice", "s1", "c2", "lobby"); id != 0 {
+		t.Errorf("joining again stored event %d", id)
+	}
+	a.sees("alice", "s1", func(rec *sessionRecord) bool { return rec != nil && rec.Conn == "c2" })
+	w.clock.Add(2 * testGrace) // past the grace and the stale period
+	a.sweep()
+	b.sweep()
+
+	w.wantEvents("lobby", "join alice s1")
+	w.wantNotices("online alice")
+	if m := a.members("lobby", "alice"); !slices.Equal(m, []string{"s1"}) {
+		t.Errorf("alice's sessions in lobby: %q", m)
+	}
+}
+
+// A dropped session that does not come back is taken out when a sweep runs after its grace
+// period, not before: remove while the user has another session in the room, then, for the
+// last, leave and offline, once.
+func TestGraceNotComingBackExpiresAfterGrace(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a := w.start("gw-a")
+	a.connect("alice", "s1", "c1")
+	a.connect("alice", "s2", "c2")
+	a.join("alice", "s1", "c1", "lobby")
+	a.join("alice", "s2", "c2", "lobby")
+
+	a.disconnect("alice", "s1", "c1", false)
+	a.disconnect("alice", "s1", "c1", false) // told twice: the grace does not restart
+	w.clock.Add(testGrace - time.Millisecond)
+	a.sweep()
+	w.wantEvents("lobby", "join alice s1", "add alice s2")
+	w.clock.Add(time.Millisecond)
+	a.sweep()
+	w.wantEvents("lobby", "join alice s1", "add alice s2", "remove alice s1")
+	w.wantNotices("online alice") // s2 is still connected
+
+	a.disconnect("alice", "s2", "c2", false)
+	w.clock.Add(testGrace - time.Millisecond)
+	a.sweep()
+	w.wantEvents("lobby", "join alice s1", "add alice s2", "remove alice s1")
+	w.wantNotices("online alice")
+	w.clock.Add(time.Millisecond)
+	a.sweep()
+	a.sweep()
+	w.wantEvents("lobby", "join alice s1", "add alice s2", "remove alice s1", "leave alice s2")
+	w.wantNotices("online alice", "offline alice")
+	if rec := a.record("alice", "s2"); rec != nil {
+		t.Errorf("an expired session is still recorded: %+v", *rec)
+	}
+}
+
+// Two gateways sweeping the same expired sessions at once store each session's events once,
+// and say each user offline once.
+func TestTwoPlanesSweepingExpireOnce(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a, b := w.start("gw-a"), w.start("gw-b")
+	users := []string{"alice", "bob", "carol", "dave", "erin"}
+	for _, u := range users {
+		a.connect(u, "s1", u+"-c1")
+		a.join(u, "s1", u+"-c1", "lobby")
+		a.disconnect(u, "s1", u+"-c1", false)
+		b.sees(u, "s1", func(rec *sessionRecord) bool { return rec != nil && rec.GraceUntil != 0 })
+	}
+
+	w.clock.Add(testGrace)
+	var wg sync.WaitGroup
+	for _, g := range []*gateway{a, b, a, b} {
+		wg.Go(g.sweep)
+	}
+	wg.Wait()
+	a.sweep()
+	b.sweep()
+
+	var want, online, offline []string
+	for _, u := range users {
+		want = append(want, "join "+u+" s1")
+	}
+	for _, u := range users {
+		want = append(want, "leave "+u+" s1")
+		online, offline = append(online, "online "+u), append(offline, "offline "+u)
+	}
+	got := w.events("lobby")
+	if len(got) == len(want) {
+		slices.Sort(got[len(users):]) // the sweeps expire the sessions in any order
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("stored events of lobby:\n got %q\nwant %q", got, want)
+	}
+	for _, g := range []*gateway{a, b} {
+		n := g.notices()
+		if len(n) == 2*len(users) {
+			slices.Sort(n[len(users):])
+		}
+		if !slices.Equal(n, append(online, offline...)) {
+			t.Errorf("notices on %s:\n got %q\nwant %q", g.cfg.GatewayID, n, append(online, offline...))
+		}
+	}
+}
+
+// A reconnected session that does not join one of its old rooms again is taken out of it
+// (remove, or leave for the user's last session there) once its stale period, a grace
+// period from the reconnect, ends; it stays in the rooms it did join again.
+func TestReconnectLeavesRoomsNotRejoinedAfterStalePeriod(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a := w.start("gw-a")
+	a.connect("alice", "s1", "c1")
+	a.connect("alice", "s2", "c2")
+	for _, room := range []string{"lobby", "games", "quiz"} {
+		a.join("alice", "s1", "c1", room)
+	}
+	a.join("alice", "s2", "c2", "games")
+
+	a.disconnect("alice", "s1", "c1", false)
+	w.clock.Add(time.Minute)
+	a.connect("alice", "s1", "c3")
+	if id := a.join("alice", "s1", "c3", "lobby"); id != 0 {
+		t.Errorf("joining lobby again stored event %d", id)
+	}
+	w.clock.Add(testGrace - time.Millisecond)
+	a.sweep()
+	w.wantEvents("games", "join alice s1", "add alice s2")
+	w.wantEvents("quiz", "join alice s1")
+
+	w.clock.Add(time.Millisecond)
+	a.sweep()
+	a.sweep()
+	w.wantEvents("lobby", "join alice s1")
+	w.wantEvents("games", "join alice s1", "add alice s2", "remove alice s1")
+	w.wantEvents("quiz", "join alice s1", "leave alice s1")
+	w.wantNotices("online alice")
+	rec := a.record("alice", "s1")
+	if rec == nil || !slices.Equal(rec.Rooms, []string{"lobby"}) || len(rec.Stale) != 0 || rec.Conn != "c3" {
+		t.Errorf("the session after its stale period: %+v", rec)
+	}
+	for room, want := range map[string][]string{"lobby": {"s1"}, "games": {"s2"}, "quiz": nil} {
+		if m := a.members(room, "alice"); !slices.Equal(m, want) {
+			t.Errorf("alice's sessions in %s: %q, want %q", room, m, want)
+		}
+	}
+}
