@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,6 +143,9 @@ func StartGatewaySendBuffer(t testing.TB, ns *server.Server, cfg gateway.Config,
 	}
 	if cfg.ID == "" {
 		cfg.ID = "gw-test"
+	}
+	if cfg.Logger == nil && os.Getenv("CHAT_TEST_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("gateway", cfg.ID)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -14,10 +14,11 @@ const (
 	// maxUnacked is how many messages of one session may be on their way to the stream at
 	// once; the loop reads no more frames beyond it.
 	maxUnacked = 32
-	// ackWait is how long one attempt to store a message waits for the stream's answer.
+	// ackWait is how long one attempt to store a message waits for the stream's answer,
+	// counted from the answer to the message before it.
 	// A message with a ref that gets none is sent again under the same message id, which
 	// the stream stores at most once, until ackTries attempts are spent.
-	ackWait  = 2500 * time.Millisecond
+	ackWait  = 5 * time.Second
 	ackTries = 2
 )
 
@@ -29,7 +30,7 @@ type unacked struct {
 	hdr       nats.Header // its headers
 	pending   history.Pending
 	start     time.Time // when it was first sent
-	deadline  time.Time // when the current attempt gives up
+	deadline  time.Time // when the current attempt gives up; set when it becomes the oldest
 	tries     int
 }
 
@@ -56,6 +57,11 @@ func (a *ackQueue) waits() (*unacked, <-chan *jetstream.PubAck, <-chan error, <-
 		return nil, nil, nil, nil
 	}
 	u := a.q[0]
+	if u.deadline.IsZero() {
+		// The stream answers a session's messages in order: the wait of each starts when the
+		// one before it is answered, so a long pipeline on a busy server is not a timeout.
+		u.deadline = time.Now().Add(ackWait)
+	}
 	d := time.Until(u.deadline)
 	if a.timer == nil {
 		a.timer = time.NewTimer(d)
@@ -71,7 +77,7 @@ func (c *conn) send(u *unacked) error {
 	if err != nil {
 		return err
 	}
-	u.pending, u.tries, u.deadline = p, u.tries+1, time.Now().Add(ackWait)
+	u.pending, u.tries, u.deadline = p, u.tries+1, time.Time{}
 	return nil
 }
 

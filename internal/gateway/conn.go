@@ -41,6 +41,7 @@ type conn struct {
 	writing  atomic.Bool  // a writer goroutine is running
 	cutWith  atomic.Int32 // the close code this side chose, 0 if none
 	lastSeen atomic.Int64 // unix nanos of the last frame or pong from the client
+	pingSent atomic.Int64 // unix nanos of the last ping sent
 
 	// Owned by the loop.
 	rooms     map[string]bool // rooms whose joined reply has been queued
@@ -291,15 +292,12 @@ func (c *conn) closeNow(code int) {
 // seen records that the client showed it is alive.
 func (c *conn) seen() { c.lastSeen.Store(time.Now().UnixNano()) }
 
-// silentFor is how long the client has sent nothing, not even a pong.
-func (c *conn) silentFor() time.Duration {
-	return time.Duration(time.Now().UnixNano() - c.lastSeen.Load())
-}
 
 // ping sends a ping and waits, at most timeout, for its pong (which the reader reads and
 // records as seen); the pinger judges silence, not this call.
 func (c *conn) ping(ctx context.Context, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	c.pingSent.Store(time.Now().UnixNano())
 	_ = c.ws.Ping(ctx)
 }

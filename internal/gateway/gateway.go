@@ -227,20 +227,22 @@ func retry(ctx context.Context, log *slog.Logger, what string, step func(context
 }
 
 // pingWorkers is how many pings may wait for their pong at once, gateway-wide.
-const pingWorkers = 16
+const pingWorkers = 32
 
-// pinger keeps connections alive through proxies and cuts peers that went silent: every
+// pinger keeps connections alive through proxies and cuts peers that died: every
 // PingInterval it pings each connection that sent nothing for half an interval, and cuts
-// one that sent nothing, not even a pong, for two intervals. A fixed pool of workers sends
-// the pings (a ping waits for its pong), so no goroutine is started per connection.
+// one that was pinged and has sent nothing since, not even a pong, for a whole interval. A
+// fixed pool of workers sends the pings (a ping waits for its pong), so no goroutine is
+// started per connection; when they are all busy (a slow machine, many dead peers), pings
+// wait for the next round, and nobody is cut for a ping that was never sent.
 func (g *Gateway) pinger(ctx context.Context) {
 	every := g.cfg.PingInterval
-	work := make(chan *conn, 4*pingWorkers)
+	work := make(chan *conn, 1024)
 	var wg sync.WaitGroup
 	for range pingWorkers {
 		wg.Go(func() {
 			for c := range work {
-				c.ping(ctx, min(every/2, 5*time.Second))
+				c.ping(ctx, every/2)
 			}
 		})
 	}
@@ -254,16 +256,17 @@ func (g *Gateway) pinger(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		now := time.Now().UnixNano()
 		for _, c := range g.conns.all() {
-			switch silent := c.silentFor(); {
-			case silent > 2*every:
-				c.log.Info("peer silent for two ping intervals; connection cut")
+			sent, seen := c.pingSent.Load(), c.lastSeen.Load()
+			switch {
+			case sent > seen && now-sent > int64(every):
+				c.log.Info("peer did not answer a ping within an interval; connection cut")
 				c.ws.CloseNow()
-			case silent > every/2:
+			case sent <= seen && now-seen > int64(every/2):
 				select {
 				case work <- c:
-				case <-ctx.Done():
-					return
+				default: // the workers are behind: next round
 				}
 			}
 		}

@@ -184,6 +184,12 @@ func burst(t *testing.T, ctx context.Context, pubs, readers []*counter, text str
 		for _, r := range readers {
 			if r.msgs.Load() < r.phase.Load().want {
 				short++
+				select {
+				case err := <-r.done:
+					t.Logf("DEBUG short reader: %d of %d, ended: %v", r.msgs.Load(), r.phase.Load().want, err)
+				default:
+					t.Logf("DEBUG short reader: %d of %d, still reading", r.msgs.Load(), r.phase.Load().want)
+				}
 			}
 		}
 		t.Fatalf("%d of %d readers did not get the burst", short, len(readers))
