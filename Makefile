@@ -1,18 +1,27 @@
 # Chat hub: WebSocket chat gateways on NATS with JetStream history.
 #
 #   make run    the chat on http://localhost:8080, NATS embedded (data in ./data)
-#   make test   every test, with the race detector (browser tests need chromium: see README)
+#   make test   lint, then every test, with the race detector (browser tests need chromium: see README)
 
 GO        ?= go
 FUZZTIME  ?= 10s
 BIN       ?= bin
+
+# Lint tools, pinned; `make lint` installs each with `go install` into .bin/<tool>-<version>/
+# (gitignored), so a machine with only Go (and network to the module proxy) can lint. No tool
+# is ever skipped: when one cannot be installed, lint fails.
+TOOLS               := $(CURDIR)/.bin
+STATICCHECK_VERSION := v0.8.2
+DEADCODE_VERSION    := v0.52.0
+STATICCHECK         := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+DEADCODE            := $(TOOLS)/deadcode-$(DEADCODE_VERSION)/deadcode
 
 .PHONY: run test test-go test-fuzz test-browser build bench fmt lint cluster clean
 
 run:
 	$(GO) run ./cmd/gateway
 
-test: test-go test-fuzz test-browser
+test: lint test-go test-fuzz test-browser
 
 # One package at a time (-p 1): the cluster tests run real processes and the gateway tests a
 # thousand clients; on a 2-core machine they would otherwise starve each other's timings.
@@ -46,9 +55,20 @@ bench:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-lint:
+# go vet, gofmt, staticcheck, and deadcode: functions reachable neither from a main package nor
+# from a test (-test) fail the lint; remove them.
+lint: $(STATICCHECK) $(DEADCODE)
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(STATICCHECK) ./...
+	@out="$$($(DEADCODE) -test ./...)" || exit 1; \
+	if [ -n "$$out" ]; then echo "$$out"; echo "deadcode: unreachable functions (remove them)" >&2; exit 1; fi
+
+$(STATICCHECK):
+	GOBIN=$(@D) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(DEADCODE):
+	GOBIN=$(@D) $(GO) install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
 
 cluster:
 	./deploy/local-cluster.sh

@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// runFake runs chatload against g and returns its JSON summary and error.
-func runLoad(t *testing.T, cfg Config) (*summary, error, string) {
+// runLoad runs chatload with cfg and returns its JSON summary, its log (stderr) and its error.
+func runLoad(t *testing.T, cfg Config) (*summary, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -24,14 +24,14 @@ func runLoad(t *testing.T, cfg Config) (*summary, error, string) {
 	if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
 		t.Fatalf("summary is not JSON: %v\n%s\nstderr:\n%s", jerr, stdout.String(), stderr.String())
 	}
-	return &sum, err, stderr.String()
+	return &sum, stderr.String(), err
 }
 
 func TestHealthyRun(t *testing.T) {
 	for _, window := range []int{1, 4} {
 		t.Run(fmt.Sprintf("window%d", window), func(t *testing.T) {
 			g := newFakeGateway(t)
-			sum, err, logs := runLoad(t, Config{
+			sum, logs, err := runLoad(t, Config{
 				URLs: []string{g.url(), g.url()}, Clients: 6, Rooms: 2, Publishers: 2,
 				Messages: 50, Window: window, Size: 100, Duration: 30 * time.Second, Drain: 20 * time.Second,
 			})
@@ -62,7 +62,7 @@ func TestCountsInjectedFaults(t *testing.T) {
 		}
 		return deliver
 	}
-	sum, err, logs := runLoad(t, Config{
+	sum, logs, err := runLoad(t, Config{
 		URLs: []string{g.url()}, Clients: 4, Rooms: 1, Publishers: 1,
 		Messages: 30, Duration: 30 * time.Second, Drain: 300 * time.Millisecond,
 	})
@@ -91,7 +91,7 @@ func TestResumesAfterCut(t *testing.T) {
 		}
 		return deliver
 	}
-	sum, err, logs := runLoad(t, Config{
+	sum, logs, err := runLoad(t, Config{
 		URLs: []string{g.url()}, Clients: 5, Rooms: 1, Publishers: 1,
 		Messages: 60, Duration: 30 * time.Second, Drain: 20 * time.Second,
 	})
@@ -114,7 +114,7 @@ func TestIdleReportsMemoryPerConnection(t *testing.T) {
 		return fmt.Sprintf("# TYPE go_goroutines gauge\ngo_goroutines %d\ngo_memstats_heap_inuse_bytes %d\nprocess_resident_memory_bytes 5e+07\n",
 			10+2*n, 1000000+12000*n)
 	}
-	sum, err, logs := runLoad(t, Config{URLs: []string{g.url()}, Clients: 20, Rooms: 3, Idle: true, Duration: time.Millisecond})
+	sum, logs, err := runLoad(t, Config{URLs: []string{g.url()}, Clients: 20, Rooms: 3, Idle: true, Duration: time.Millisecond})
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, logs)
 	}
@@ -131,7 +131,7 @@ func TestSoakFindsGrowth(t *testing.T) {
 		n := calls.Add(1)
 		return fmt.Sprintf("go_goroutines %d\ngo_memstats_heap_inuse_bytes 1e6\n", 100*n)
 	}
-	sum, err, _ := runLoad(t, Config{
+	sum, _, err := runLoad(t, Config{
 		URLs: []string{g.url()}, Clients: 2, Publishers: 1, Rate: 200, Soak: true,
 		Duration: 300 * time.Millisecond, SampleEvery: 20 * time.Millisecond, Drain: 5 * time.Second,
 	})
@@ -152,7 +152,7 @@ func TestConnectFailureFails(t *testing.T) {
 	g := newFakeGateway(t)
 	url := g.url()
 	g.srv.Close()
-	sum, err, _ := runLoad(t, Config{URLs: []string{url}, Clients: 2, Publishers: 1, ConnectTimeout: 300 * time.Millisecond})
+	sum, _, err := runLoad(t, Config{URLs: []string{url}, Clients: 2, Publishers: 1, ConnectTimeout: 300 * time.Millisecond})
 	if err == nil || sum.ConnectFailed != 2 || sum.Connections.Failed == 0 {
 		t.Fatalf("err %v, not connected %d, failed dials %d", err, sum.ConnectFailed, sum.Connections.Failed)
 	}
@@ -178,7 +178,7 @@ func TestTokenMode(t *testing.T) {
 		users.Store(user, true)
 		return deliver
 	}
-	_, err, logs := runLoad(t, Config{URLs: []string{g.url()}, Clients: 3, Publishers: 1, Messages: 5, TokenSecret: fakeSecret})
+	_, logs, err := runLoad(t, Config{URLs: []string{g.url()}, Clients: 3, Publishers: 1, Messages: 5, TokenSecret: fakeSecret})
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, logs)
 	}
@@ -201,7 +201,7 @@ func TestRetryIsNotAFault(t *testing.T) {
 		}
 		return deliver
 	}
-	sum, err, logs := runLoad(t, Config{URLs: []string{g.url()}, Clients: 3, Publishers: 1, Messages: 40, Window: 8})
+	sum, logs, err := runLoad(t, Config{URLs: []string{g.url()}, Clients: 3, Publishers: 1, Messages: 40, Window: 8})
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, logs)
 	}

@@ -15,7 +15,7 @@ func TestRealGateways(t *testing.T) {
 	ns := chattest.NATS(t)
 	g1 := chattest.StartGateway(t, ns, gateway.Config{ID: "gw-1"})
 	g2 := chattest.StartGateway(t, ns, gateway.Config{ID: "gw-2"})
-	sum, err, logs := runLoad(t, Config{
+	sum, logs, err := runLoad(t, Config{
 		URLs: []string{g1.URL(), g2.URL()}, Clients: 20, Rooms: 4, RoomsPerClient: 2, Publishers: 4,
 		Messages: 100, Window: 4, Size: 200, Duration: time.Minute, Drain: 20 * time.Second,
 	})
@@ -44,7 +44,7 @@ func TestRealGatewayFailover(t *testing.T) {
 		}()
 	}
 	defer func() { testHookPublishing = nil }()
-	sum, err, logs := runLoad(t, Config{
+	sum, logs, err := runLoad(t, Config{
 		URLs: []string{g1.URL(), g2.URL()}, Clients: 10, Rooms: 2, Publishers: 2,
 		Messages: 300, Rate: 2000, Duration: time.Minute, Drain: 20 * time.Second,
 	})

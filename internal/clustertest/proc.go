@@ -2,7 +2,6 @@ package clustertest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -50,14 +49,6 @@ func (p *Proc) Start() error {
 	return nil
 }
 
-// Pid is the process id of the running (or last) process.
-func (p *Proc) Pid() int {
-	if p.cmd == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
-
 // Running reports whether the process has been started and has not exited.
 func (p *Proc) Running() bool {
 	if p.done == nil {
@@ -99,19 +90,6 @@ func (p *Proc) Stop(timeout time.Duration) error {
 	}
 }
 
-// Wait waits up to timeout for the process to exit by itself.
-func (p *Proc) Wait(timeout time.Duration) error {
-	if p.done == nil {
-		return nil
-	}
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(timeout):
-		return errors.New("clustertest: " + p.Name + " still runs")
-	}
-}
-
 // Tail returns the last n lines of the process's log.
 func (p *Proc) Tail(n int) string {
 	b, err := os.ReadFile(p.LogPath)
@@ -123,18 +101,6 @@ func (p *Proc) Tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
-}
-
-// Grep returns the lines of the process's log that contain s.
-func (p *Proc) Grep(s string) []string {
-	b, _ := os.ReadFile(p.LogPath)
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, s) {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // freePorts returns n distinct TCP ports that were free on 127.0.0.1 a moment ago.

@@ -19,7 +19,6 @@ type metrics struct {
 	commands   *prometheus.CounterVec
 	rejected   *prometheus.CounterVec
 	eventsIn   prometheus.Counter
-	eventsOut  prometheus.Counter
 	publish    prometheus.Histogram
 	historyLat prometheus.Histogram
 }
@@ -33,7 +32,6 @@ func newMetrics(g *Gateway) *metrics {
 	m.commands = f.counterVec("chat_commands_total", "Commands received, by type.", "type")
 	m.rejected = f.counterVec("chat_rejected_commands_total", "Commands answered with an error, by code.", "code")
 	m.eventsIn = f.counter("chat_events_in_total", "Stored events received from the stream's live feed.")
-	m.eventsOut = f.counter("chat_events_out_total", "Objects written to clients (events and replies).")
 	m.publish = f.histogram("chat_publish_seconds", "Time to store a message in the event stream.")
 	m.historyLat = f.histogram("chat_history_seconds", "Time to build a joined or history reply.")
 	m.reg.MustRegister(

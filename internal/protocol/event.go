@@ -31,15 +31,6 @@ type Event struct {
 	UnixTime   int64  `json:"unixTime"`
 }
 
-// Stored reports whether events of this type go to the durable stream.
-func Stored(typ string) bool {
-	switch typ {
-	case TypeMessage, TypeJoin, TypeAdd, TypeRemove, TypeLeave:
-		return true
-	}
-	return false
-}
-
 // Marshal encodes e. Events hold only strings and numbers, so it cannot fail.
 func (e *Event) Marshal() []byte {
 	b, err := json.Marshal(e)

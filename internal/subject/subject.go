@@ -33,15 +33,5 @@ func Events(room string) string { return "chat.events." + room }
 // Live is the subject on which the stream republishes one room's stored events.
 func Live(room string) string { return "chat.live." + room }
 
-// RoomFromEvents returns the room of an Events or Live subject.
-func RoomFromEvents(subj string) string {
-	for _, p := range []string{"chat.events.", "chat.live."} {
-		if len(subj) > len(p) && subj[:len(p)] == p {
-			return subj[len(p):]
-		}
-	}
-	return ""
-}
-
 // Gateway is the control subject of one gateway (session take-overs are sent there).
 func Gateway(id string) string { return "chat.gateway." + id }
