@@ -292,7 +292,6 @@ func (c *conn) closeNow(code int) {
 // seen records that the client showed it is alive.
 func (c *conn) seen() { c.lastSeen.Store(time.Now().UnixNano()) }
 
-
 // ping sends a ping and waits, at most timeout, for its pong (which the reader reads and
 // records as seen); the pinger judges silence, not this call.
 func (c *conn) ping(ctx context.Context, timeout time.Duration) {
