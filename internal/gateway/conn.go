@@ -40,7 +40,7 @@ type conn struct {
 
 	writing  atomic.Bool  // a writer goroutine is running
 	cutWith  atomic.Int32 // the close code this side chose, 0 if none
-	lastSeen atomic.Int64 // unix nanos of the last frame or pong from the client
+	lastSeen atomic.Int64 // unix nanos of the last sign of life: a frame or pong read, a write taken
 	pingSent atomic.Int64 // unix nanos of the last ping sent
 
 	// Owned by the loop.

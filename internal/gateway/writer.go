@@ -59,6 +59,9 @@ func (c *conn) writeLoop() {
 				c.writeFailed(err)
 				return // stays "writing": nothing more is written to a broken connection
 			}
+			// The socket took it: the peer is reading (a dead one stops taking writes, and
+			// the write timeout cuts it). A busy connection needs no ping.
+			c.seen()
 		}
 		c.sess.Written(events, own)
 		if code != 0 {
