@@ -1,0 +1,48 @@
+package gateway_test
+
+import (
+	"context"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/chathub/chathub/internal/chattest"
+	"github.com/chathub/chathub/internal/gateway"
+)
+
+// TestPingCutsOnlyPeersThatDoNotAnswer checks the keepalive: a client that reads (and so
+// answers pings) stays connected however idle, and one that reads nothing — no pong ever
+// comes back — is cut.
+func TestPingCutsOnlyPeersThatDoNotAnswer(t *testing.T) {
+	every := 200 * time.Millisecond
+	g := gw(t, gateway.Config{PingInterval: every})
+	alive := connect(t, g, "alice", "a1") // its client reads all the time
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	deaf, _, err := chattest.DialRaw(ctx, g.URL(), url.Values{"user": {"bob"}, "session": {"b1"}}, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deaf.CloseNow()
+	waitFor(t, ctx, "the deaf client cut", func() bool { return metricValue(t, g, "chat_connections") == 1 })
+
+	// Many intervals later the reading client is still served.
+	time.Sleep(10 * every) // idle time is what is tested here, not a synchronisation
+	if n := metricValue(t, g, "chat_connections"); n != 1 {
+		t.Fatalf("%v connections open, want alice's only", n)
+	}
+	do(t, alive, "users", map[string]any{"type": "users"})
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
