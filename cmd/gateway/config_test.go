@@ -99,3 +99,18 @@ func TestParseEnvironmentAndFlags(t *testing.T) {
 		t.Fatalf("flags over the environment: %+v", c)
 	}
 }
+
+// TestNATSURLsAreRedacted checks that passwords and tokens in --nats-url never reach a log
+// line or an error.
+func TestNATSURLsAreRedacted(t *testing.T) {
+	got := redactURLs("nats://user:s3cret@a:4222,nats://t0ken@b:4222,nats://c:4222")
+	if strings.Contains(got, "s3cret") || strings.Contains(got, "t0ken") {
+		t.Fatalf("a secret is left: %s", got)
+	}
+	if !strings.Contains(got, "user:") || !strings.Contains(got, "@a:4222") || !strings.Contains(got, "nats://c:4222") {
+		t.Fatalf("too much redacted: %s", got)
+	}
+	if name := natsName(config{NATSURL: "nats://user:s3cret@a:4222"}); strings.Contains(name, "s3cret") {
+		t.Fatalf("natsName: %s", name)
+	}
+}

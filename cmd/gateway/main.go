@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -145,7 +146,7 @@ func connect(cfg config, log *slog.Logger) (*nats.Conn, *server.Server, error) {
 	if cfg.NATSURL != "" {
 		nc, err := nats.Connect(cfg.NATSURL, append(opts, nats.RetryOnFailedConnect(false))...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+			return nil, nil, fmt.Errorf("connect to NATS at %s: %w", redactURLs(cfg.NATSURL), err)
 		}
 		return nc, nil, nil
 	}
@@ -166,7 +167,23 @@ func natsName(cfg config) string {
 	if cfg.NATSURL == "" {
 		return "embedded"
 	}
-	return strings.Join(strings.Split(cfg.NATSURL, ","), " ")
+	return strings.Join(strings.Split(redactURLs(cfg.NATSURL), ","), " ")
+}
+
+// redactURLs hides the passwords and tokens of comma-separated URLs, for logs and errors.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			} else {
+				u.User = url.User("xxxxx") // a token
+			}
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // startEventLog appends every stored event to path (if set) until the returned function

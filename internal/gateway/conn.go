@@ -252,8 +252,14 @@ func closeLabel(gatewayCode int, client websocket.StatusCode) string {
 		return "left"
 	case client == -1:
 		return "dropped"
+	case client == websocket.StatusGoingAway, client == websocket.StatusNoStatusRcvd,
+		client == websocket.StatusAbnormalClosure, client == websocket.StatusMessageTooBig,
+		client == websocket.StatusProtocolError, client == websocket.StatusPolicyViolation:
+		return "client_" + strconv.Itoa(int(client))
 	}
-	return "client_" + strconv.Itoa(int(client))
+	// A client may close with any of thousands of codes: one label for the others keeps the
+	// metric's series few.
+	return "client_other"
 }
 
 func errString(err error, status websocket.StatusCode) string {

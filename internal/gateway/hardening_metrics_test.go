@@ -3,12 +3,15 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
+	"github.com/coder/websocket"
 )
 
 // metricValue returns the sum of a metric's samples (over its labels) from GET /metrics;
@@ -79,5 +82,28 @@ func TestMetrics(t *testing.T) {
 		if !ok || v < min {
 			t.Errorf("%s = %v (present %v), want at least %v", name, v, ok, min)
 		}
+	}
+}
+
+// TestCloseCodesMakeFewSeries checks that clients closing with many different codes do not
+// make a metric series each.
+func TestCloseCodesMakeFewSeries(t *testing.T) {
+	g := gw(t, gateway.Config{})
+	for code := 4100; code < 4120; code++ {
+		c := connect(t, g, "alice", fmt.Sprint("s", code))
+		c.Close(websocket.StatusCode(code))
+		c.Closed()
+	}
+	waitFor(t, context.Background(), "20 closes counted", func() bool {
+		return metricValue(t, g, "chat_connections_closed_total") == 20
+	})
+	series := 0
+	for name := range metrics(t, g) {
+		if strings.HasPrefix(name, "chat_connections_closed_total{") {
+			series++
+		}
+	}
+	if series != 1 {
+		t.Fatalf("%d series for 20 close codes", series)
 	}
 }
