@@ -60,6 +60,20 @@ func main() {
 	}
 }
 
+// newServer serves h with timeouts, so that a client that sends slowly, reads nothing or
+// keeps an idle connection open cannot hold it for long. A WebSocket is not subject to
+// them: net/http clears a connection's deadlines when it is hijacked, and the gateway
+// bounds every write to it itself.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
+}
+
 // run serves until ctx ends, then drains and returns nil.
 func run(ctx context.Context, cfg config, logw io.Writer) error {
 	log := newLogger(cfg, logw).With("gateway", cfg.GatewayID)
@@ -85,7 +99,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) error {
 		g.Shutdown(context.Background())
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(g.Handler())
 	go srv.Serve(ln)
 	log.Info("gateway listening", "addr", ln.Addr().String(), "nats", natsName(cfg))
 	logDone := startEventLog(nc, cfg.EventLog, log)
