@@ -146,7 +146,9 @@ func (fd *feed) accept(ctx context.Context, m *nats.Msg, out []hub.Event) ([]hub
 	}
 	prev, _ := strconv.ParseUint(m.Header.Get(nats.JSLastSequence), 10, 64)
 	if prev > fd.last {
-		if out, err = fd.fill(ctx, id-1, out); err != nil {
+		// The read ends at prev, an event the stream holds: no replica that answers
+		// short of it is taken at its word (history's reads ask the leader then).
+		if out, err = fd.fill(ctx, prev, out); err != nil {
 			return out, err
 		}
 	}

@@ -9,7 +9,8 @@
 // and a room's events are spread over the whole stream. Reads here use direct batch gets
 // (next message of a subject from a sequence on) and place the start of the read from the
 // room's density, so a cold read of a room's latest 50 events costs a few round trips however
-// many other rooms share the stream. See docs/benchmarks-history.md.
+// many other rooms share the stream. See docs/benchmarks-history.md. Any replica answers a
+// direct get; leader.go keeps a replica that lags behind the leader from shortening a read.
 package history
 
 import (

@@ -2,14 +2,12 @@ package history
 
 import (
 	"context"
-	"errors"
 	"sync"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // scan hands fn every message of subj with from <= seq <= hi, oldest first, until fn returns
-// false. hint, the number of messages expected, sizes the batches.
+// false. hint, the number of messages expected, sizes the batches. A batch that runs out
+// before hi may come from a replica behind the leader: the leader tells what follows.
 func (s *Store) scan(ctx context.Context, subj string, from, hi uint64, hint int, fn func(msg) bool) error {
 	for from <= hi {
 		var last msg
@@ -22,25 +20,31 @@ func (s *Store) scan(ctx context.Context, subj string, from, hi uint64, hint int
 			last, got = m, got+1
 			return true
 		})
-		if err != nil || stop || got == 0 || last.pending == 0 || last.seq >= hi {
+		if err != nil || stop || (got > 0 && last.seq >= hi) {
 			return err
 		}
-		// The batch was full or cut short by the server's byte limit: go on after it.
-		from, hint = last.seq+1, int(min(last.pending, uint64(hint)))
+		if got > 0 {
+			from = last.seq + 1
+		}
+		if got > 0 && last.pending > 0 {
+			// The batch was full or cut short by the server's byte limit: go on after it.
+			hint = int(min(last.pending, uint64(hint)))
+			continue
+		}
+		// The replica that answered has nothing more of subj: ask the leader.
+		m, ok, err := s.leaderNext(ctx, subj, from, hi)
+		if err != nil || !ok || !fn(m) {
+			return err
+		}
+		from = m.seq + 1
 	}
 	return nil
 }
 
-// last returns the newest message of subj; ok is false when there is none.
+// last returns the newest message of subj; ok is false when there is none. The leader
+// answers: a replica may not have the newest one yet.
 func (s *Store) last(ctx context.Context, subj string) (m msg, ok bool, err error) {
-	raw, err := s.stream.GetLastMsgForSubject(ctx, subj)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return msg{}, false, nil
-	}
-	if err != nil {
-		return msg{}, false, err
-	}
-	return msg{seq: raw.Sequence, data: raw.Data}, true, nil
+	return s.leaderGet(ctx, msgRequest{LastFor: subj})
 }
 
 // parallel runs fns concurrently and returns the first error of them, in order.

@@ -17,7 +17,8 @@ type Store struct {
 	nc        *nats.Conn
 	stream    jetstream.Stream
 	cfg       Config // with defaults applied
-	directGet string // subject of the stream's direct get API
+	directGet string // subject of the stream's direct get API (any replica answers)
+	msgGet    string // subject of the stream's message get API (the leader answers)
 }
 
 // Open creates the stream, or updates it to cfg, and returns a Store on it.
@@ -38,6 +39,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		stream:    stream,
 		cfg:       cfg,
 		directGet: apiPrefix(js.Options()) + "DIRECT.GET." + subject.Stream,
+		msgGet:    apiPrefix(js.Options()) + "STREAM.MSG.GET." + subject.Stream,
 	}, nil
 }
 

@@ -50,8 +50,24 @@ func (s *Store) windowOnce(ctx context.Context, subj string, from, hi uint64, wa
 		if got > 0 {
 			w.above = int64(last.pending)
 		}
-		if stop || got == 0 || last.pending == 0 || last.seq >= hi {
+		if stop || (got > 0 && last.seq >= hi) {
 			break
+		}
+		if got == 0 || last.pending == 0 {
+			// The replica that answered has nothing more of subj: ask the leader (leader.go).
+			if got > 0 {
+				pos = last.seq + 1
+			}
+			m, ok, err := s.leaderNext(ctx, subj, pos, hi)
+			if err != nil {
+				return win{}, 0, err
+			}
+			if !ok {
+				break
+			}
+			w.evs, w.above = append(w.evs, Stored{ID: m.seq, Data: m.data}), -1
+			pos = m.seq + 1
+			continue
 		}
 		if r := jump(pos, last.seq, hi, got, want); check && r > 0 {
 			return win{}, r, nil

@@ -1,0 +1,108 @@
+package history
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chathub/chathub/internal/natstest"
+)
+
+// TestClusterReadsSeeAcknowledgedAppends appends events through one node of a three-node
+// cluster (R3 stream) and reads them at once through the others, as a gateway does: a join
+// reads the room up to the event its presence change just stored, a feed reads up to the
+// event a live message names as the room's previous one. Every read must see the event
+// whose append was acknowledged, though direct gets are answered by replicas that may not
+// have applied it yet.
+func TestClusterReadsSeeAcknowledgedAppends(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	nodes := natstest.Cluster(t, 3)
+	stores := make([]*Store, len(nodes))
+	for i, ns := range nodes {
+		st, err := Open(ctx, connect(t, ns), Config{Replicas: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = st
+	}
+	// Replicas answer direct gets once they have caught up with the new stream: wait for that.
+	warm, _, err := stores[0].Append(ctx, "warm", []byte(`{}`), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stores {
+		for {
+			evs, _, err := st.After(ctx, "warm", 0, warm, 1)
+			if err == nil && len(evs) == 1 {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("direct gets never answered: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	const appends = 200
+	var mu sync.Mutex
+	var stale []string
+	for i := range appends {
+		room := fmt.Sprintf("r%d", i%4)
+		id, _, err := stores[i%3].Append(ctx, room, fmt.Appendf(nil, `{"n":%d}`, i), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for _, r := range []*Store{stores[(i+1)%3], stores[(i+2)%3]} {
+			wg.Go(func() {
+				last, err := r.LastID(ctx, room)
+				if err == nil && last != id {
+					err = fmt.Errorf("LastID(%s) = %d after appending %d", room, last, id)
+				}
+				if err != nil {
+					mu.Lock()
+					stale = append(stale, err.Error())
+					mu.Unlock()
+				}
+			})
+			wg.Go(func() {
+				evs, _, err := r.After(ctx, room, 0, id, 1000)
+				if err == nil && (len(evs) == 0 || evs[len(evs)-1].ID != id) {
+					err = fmt.Errorf("After(%s, 0, %d) ends at %v", room, id, ids(evs))
+				}
+				if err != nil {
+					mu.Lock()
+					stale = append(stale, err.Error())
+					mu.Unlock()
+				}
+			})
+			wg.Go(func() {
+				evs, err := r.Latest(ctx, room, 3, id)
+				if err == nil && (len(evs) == 0 || evs[len(evs)-1].ID != id) {
+					err = fmt.Errorf("Latest(%s, 3, %d) = %v", room, id, ids(evs))
+				}
+				if err != nil {
+					mu.Lock()
+					stale = append(stale, err.Error())
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if len(stale) > 0 {
+		t.Errorf("%d of %d reads missed an acknowledged event, e.g.:", len(stale), appends*6)
+		for _, s := range stale[:min(len(stale), 10)] {
+			t.Error(s)
+		}
+	}
+}
+
+func ids(evs []Stored) []uint64 {
+	out := make([]uint64, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
