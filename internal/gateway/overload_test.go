@@ -76,8 +76,8 @@ func readRaw(ctx context.Context, t *testing.T, g *chattest.Gateway, user, room 
 	return r, ws
 }
 
-// send posts n messages of size bytes to room, pipelined (the gateway acks them in order).
-func send(c *chattest.Client, room string, n, size int) {
+// sendN posts n messages of size bytes to room, pipelined (the gateway acks them in order).
+func sendN(c *chattest.Client, room string, n, size int) {
 	pad := strings.Repeat("x", size)
 	for i := range n {
 		c.Send(map[string]any{"type": "message", "chatroomId": room, "message": fmt.Sprint(i, " ", pad), "ref": fmt.Sprint("p", i)})
@@ -97,7 +97,7 @@ func acked(t *testing.T, c *chattest.Client, n int) {
 // publish posts n messages and waits for their acks.
 func publish(t *testing.T, c *chattest.Client, room string, n, size int) {
 	t.Helper()
-	send(c, room, n, size)
+	sendN(c, room, n, size)
 	acked(t, c, n)
 }
 
@@ -180,7 +180,7 @@ func TestStarvedGatewayCutsNobodyWhoReads(t *testing.T) {
 		join(t, pubs[i], "lobby")
 	}
 	for _, p := range pubs {
-		send(p, "lobby", 500, 200)
+		sendN(p, "lobby", 500, 200)
 	}
 	for _, p := range pubs {
 		acked(t, p, 500)
