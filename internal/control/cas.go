@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // errConflict marks a compare-and-set that lost a race (retried by update).
 var errConflict = errors.New("control: conflicting update")
 
-// ErrContended is returned when a key changed under every one of an update's tries: the
-// change was not made, and may be tried again.
+// ErrContended is returned when every try of an update lost its compare-and-set to another
+// writer of the key: a transient condition, worth trying again later.
 var ErrContended = errors.New("control: too many conflicting updates")
 
 const casTries = 20
@@ -21,6 +23,7 @@ const casTries = 20
 // bucket is a key-value bucket, and what to tell of each of our own writes to it.
 type bucket struct {
 	kv jetstream.KeyValue
+	nc *nats.Conn // for reads from the bucket stream's leader (getLeader)
 	// wrote, if set, hears every successful write at once (val nil: deleted), so the local
 	// copy reads our own writes before the watcher brings them.
 	wrote func(key string, val []byte, rev uint64)
@@ -29,13 +32,33 @@ type bucket struct {
 // update reads key, lets change decide its next value (nil deletes it) and writes it back
 // only if nobody wrote in between, trying again when somebody did. change may be called
 // several times and must not have side effects. It returns the value change last saw.
+//
+// The first read is a direct get, which any replica of the bucket may answer, and a
+// replica can lag behind the writes already acknowledged, our own included, by tens of
+// milliseconds on a busy machine. A write based on such a read fails its compare-and-set,
+// and a decision not to write (change's error, or deleting what seems absent) would be made
+// on a past value. So after a conflict, or before keeping a decision not to write, key is
+// read again from the stream's leader, which has every acknowledged write: retries then
+// lose only to writers that really came in between, not to a lagging copy.
 func update[T any](ctx context.Context, b bucket, key string, change func(cur *T) (*T, error)) (*T, error) {
+	fresh := false // cur is the leader's
 	for range casTries {
-		cur, rev, err := get[T](ctx, b.kv, key)
+		var cur *T
+		var rev uint64
+		var err error
+		if fresh {
+			cur, rev, err = getLeader[T](ctx, b, key)
+		} else {
+			cur, rev, err = get[T](ctx, b.kv, key)
+		}
 		if err != nil {
 			return nil, err
 		}
 		next, err := change(cur)
+		if (err != nil || next == nil && cur == nil) && !fresh {
+			fresh = true
+			continue
+		}
 		if err != nil {
 			return cur, err
 		}
@@ -43,8 +66,9 @@ func update[T any](ctx context.Context, b bucket, key string, change func(cur *T
 		if !errors.Is(err, errConflict) {
 			return cur, err
 		}
+		fresh = true
 	}
-	return nil, fmt.Errorf("%w of %s", ErrContended, key)
+	return nil, fmt.Errorf("%w: %s", ErrContended, key)
 }
 
 // get reads a JSON value; a missing key is (nil, 0, nil).
@@ -63,6 +87,57 @@ func get[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*T, uin
 	return v, e.Revision(), nil
 }
 
+// getLeader reads a JSON value from the bucket stream's leader. A missing key is (nil, 0,
+// nil); a deleted one is nil with the revision of its delete marker, for the next write to
+// expect.
+func getLeader[T any](ctx context.Context, b bucket, key string) (*T, uint64, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second) // as jetstream's requests
+		defer cancel()
+	}
+	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + b.kv.Bucket() + "." + key})
+	msg, err := b.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+b.kv.Bucket(), req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("control: get %s: %w", key, err)
+	}
+	var resp struct {
+		Error   *jetstream.APIError `json:"error"`
+		Message *struct {
+			Seq  uint64 `json:"seq"`
+			Hdrs []byte `json:"hdrs"`
+			Data []byte `json:"data"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, 0, fmt.Errorf("control: get %s: %w", key, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return nil, 0, nil
+	case resp.Error != nil:
+		return nil, 0, fmt.Errorf("control: get %s: %w", key, resp.Error)
+	case resp.Message == nil:
+		return nil, 0, fmt.Errorf("control: get %s: empty answer", key)
+	}
+	if len(resp.Message.Hdrs) > 0 {
+		h, err := nats.DecodeHeadersMsg(resp.Message.Hdrs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("control: get %s: %w", key, err)
+		}
+		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" || h.Get(jetstream.MarkerReasonHeader) != "" {
+			return nil, resp.Message.Seq, nil
+		}
+	}
+	v := new(T)
+	if err := json.Unmarshal(resp.Message.Data, v); err != nil {
+		return nil, 0, fmt.Errorf("control: decode %s: %w", key, err)
+	}
+	return v, resp.Message.Seq, nil
+}
+
+// write stores next (nil: deletes the key) if the key's last revision is still rev (0: the
+// key was never written, or its history is gone).
 func write[T any](ctx context.Context, b bucket, key string, exists bool, rev uint64, next *T) error {
 	var err error
 	var val []byte
@@ -76,7 +151,7 @@ func write[T any](ctx context.Context, b bucket, key string, exists bool, rev ui
 		if val, err = json.Marshal(next); err != nil {
 			return fmt.Errorf("control: encode %s: %w", key, err)
 		}
-		if exists {
+		if rev > 0 { // a value, or the marker of its delete
 			newRev, err = b.kv.Update(ctx, key, val, rev)
 		} else {
 			newRev, err = b.kv.Create(ctx, key, val)
