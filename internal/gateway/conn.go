@@ -118,13 +118,11 @@ func (c *conn) open(ctx context.Context) bool {
 		c.closeNow(protocol.CloseGoingAway)
 		return false
 	}
-	took, err := g.control.Connect(ctx, c.sess.User, c.sess.ID, c.sess.Conn)
+	took, err := c.connectPresence(ctx)
 	if err != nil {
-		c.log.Warn("presence unavailable", "err", err)
 		g.hub.Unregister(c.sess)
 		g.conns.remove(c)
-		c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeUnavailable, "presence cannot be recorded now, reconnect later")))
-		c.closeNow(protocol.CloseTryLater)
+		c.presenceFailed(took, err)
 		return false
 	}
 	g.control.Kick(ctx, c.sess.User, c.sess.ID, took)

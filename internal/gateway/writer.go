@@ -116,9 +116,9 @@ func closeReason(code int) string {
 	case protocol.CloseGoingAway:
 		return "gateway shutting down, reconnect and rejoin with since"
 	case protocol.CloseInternal:
-		return "event stream unavailable, retry later"
+		return "internal error"
 	case protocol.CloseTryLater:
-		return "too many connections, retry later"
+		return "retry later"
 	}
 	return ""
 }

@@ -1,0 +1,73 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/chathub/chathub/internal/control"
+	"github.com/chathub/chathub/internal/history"
+	"github.com/chathub/chathub/internal/protocol"
+)
+
+// Recording a new connection in presence can fail for a moment: NATS slow or unreachable,
+// or the session's records contended — the sweepers of every gateway ending a dead
+// gateway's sessions while those same sessions reconnect here. Opening tries it again a
+// few times, within a bounded time, before it gives up.
+const (
+	openPresenceTries   = 3
+	openPresenceBackoff = 100 * time.Millisecond // then twice as long
+	openPresenceTimeout = 10 * time.Second       // for all the tries
+)
+
+// connectPresence records the connection in presence, trying again while the failure is
+// transient. It returns the connection taken over, if any try took one over, even with an
+// error.
+func (c *conn) connectPresence(ctx context.Context) (*control.Takeover, error) {
+	ctx, cancel := context.WithTimeout(ctx, openPresenceTimeout)
+	defer cancel()
+	var took *control.Takeover
+	backoff := openPresenceBackoff
+	for try := 1; ; try++ {
+		t, err := c.g.control.Connect(ctx, c.sess.User, c.sess.ID, c.sess.Conn)
+		if t != nil {
+			took = t // a later try finds the session already this connection's
+		}
+		if err == nil || try == openPresenceTries || !transient(err) {
+			return took, err
+		}
+		c.log.Info("presence not recorded yet, trying again", "try", try, "err", err)
+		select {
+		case <-ctx.Done():
+			return took, err
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+// presenceFailed closes a connection whose presence could not be recorded: with 1013 (try
+// again later), after an unavailable error frame, when the failure is transient, else with
+// 1011. Then it ends what the connection started: the connection it took over, if any, is
+// cut, and its record, if written, starts its grace period like any dropped connection's.
+func (c *conn) presenceFailed(took *control.Takeover, err error) {
+	g := c.g
+	code := protocol.CloseInternal
+	if transient(err) {
+		code = protocol.CloseTryLater
+		c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeUnavailable, "presence cannot be recorded now, retry later")))
+	}
+	c.log.Warn("presence unavailable; connection refused", "err", err, "close", code)
+	c.closeNow(code)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	g.control.Kick(ctx, c.sess.User, c.sess.ID, took)
+	if err := g.control.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, false); err != nil {
+		c.log.Warn("presence not updated at close", "err", err)
+	}
+}
+
+// transient reports whether a presence failure may pass by itself.
+func transient(err error) bool {
+	return history.IsOutage(err) || errors.Is(err, control.ErrContended)
+}
