@@ -11,7 +11,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,11 +71,16 @@ func (c *Client) Mark() []Msg {
 // DialRaw opens a WebSocket with query q and handshake headers h and returns the bare
 // connection: nothing reads it unless the caller does. A connection that is never read is
 // how a slow client looks to a gateway. readBuffer, when > 0, shrinks the client socket's
-// receive buffer so that the gateway's writes back up sooner.
+// receive buffer so that the gateway's writes back up sooner. It is set before the socket
+// connects where the system allows: shrunk afterwards, below the window already offered, the
+// window is not offered again at once when the client reads, and what the gateway has
+// still to send trickles in at the pace of zero-window probes.
 func DialRaw(ctx context.Context, wsURL string, q url.Values, h http.Header, readBuffer int) (*websocket.Conn, *http.Response, error) {
 	opts := &websocket.DialOptions{HTTPHeader: h}
 	if readBuffer > 0 {
-		d := &net.Dialer{Timeout: Timeout}
+		d := &net.Dialer{Timeout: Timeout, Control: func(_, _ string, c syscall.RawConn) error {
+			return setReadBuffer(c, readBuffer)
+		}}
 		tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := d.DialContext(ctx, network, addr)
 			if tc, ok := c.(*net.TCPConn); ok {
@@ -160,6 +167,20 @@ func StartGatewaySendBuffer(t testing.TB, ns *server.Server, cfg gateway.Config,
 	tg := &Gateway{Gateway: g, Server: srv, NC: nc}
 	t.Cleanup(tg.Close)
 	return tg
+}
+
+// ListenSendBuffer serves g on one more loopback listener, whose accepted sockets have a
+// send buffer of sndbuf bytes, until the test ends, and returns its WebSocket URL. A client
+// of it that stops reading holds up the gateway's writes after about sndbuf bytes and its
+// own receive buffer, whatever the kernel would grow them to on this machine; the gateway's
+// other clients keep the kernel's buffers.
+func (g *Gateway) ListenSendBuffer(t testing.TB, sndbuf int) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(g.Handler())
+	srv.Listener = sendBufferListener{srv.Listener, sndbuf}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
 }
 
 type sendBufferListener struct {

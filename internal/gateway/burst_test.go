@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -24,10 +25,12 @@ import (
 const (
 	burstN       = 20_000
 	burstReaders = 5
-	burstPubs    = 4 // publishers, each pipelining burstN/burstPubs messages
-	// Each message carries this much text, so the burst (about 10 MB) is well beyond what
-	// loopback socket buffers hold for a client that does not read.
-	burstPad = 400
+	burstPubs    = 4   // publishers, each pipelining burstN/burstPubs messages
+	burstPad     = 400 // text in each message: the burst is about 10 MB
+	// The send buffer of the slow reader's socket on the gateway and the receive buffer of
+	// its own: what its sockets hold is then a small part of the burst on any machine. Left
+	// to the kernel they grow as its settings allow, to more than the whole burst on some.
+	slowBuffer = 32 << 10
 )
 
 // burstReader follows the burst in one connection's reading goroutine: message i of a
@@ -84,7 +87,9 @@ func (r *burstReader) onLine(line []byte) {
 func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 	start := time.Now()
 	ns := chattest.NATS(t)
-	g := chattest.StartGateway(t, ns, gateway.Config{WriteTimeout: 2 * time.Second})
+	// No pings within the test: the slow reader, which answers none, is to be cut for being
+	// slow, not as a dead peer.
+	g := chattest.StartGateway(t, ns, gateway.Config{WriteTimeout: 2 * time.Second, PingInterval: time.Hour})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
@@ -100,11 +105,12 @@ func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 		conns[i] = c
 		joinAndWait(t, ctx, c, readers[i].joined)
 	}
-	// The slow reader reads its joined reply, then stops reading until released.
+	// The slow reader reads its joined reply, then stops reading until released. It comes
+	// through a listener of the same gateway whose sockets have a small send buffer.
 	slow := newBurstReader()
 	release := make(chan struct{})
 	var slowStopped atomic.Bool
-	sc, err := dialWS(ctx, g.URL(), "slow", "s", func(line []byte) {
+	sc, err := dialWSReadBuffer(ctx, g.ListenSendBuffer(t, slowBuffer), "slow", "s", slowBuffer, func(line []byte) {
 		slow.onLine(line)
 		if !slowStopped.Load() && isJoined(line) {
 			slowStopped.Store(true)
@@ -161,7 +167,11 @@ func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 	delivered := time.Since(published)
 	peakHeap := peak()
 
-	// The slow reader: cut (4000, or its connection simply ends) long before the end.
+	// The slow reader: cut (4000, or its connection simply ends) long before the end. It is
+	// released only once the gateway has cut it: its writer blocked early in the burst, and
+	// the write timeout ends that write unless its queue overflowed first; releasing it as
+	// soon as the readers are done would let it read on whenever they finish sooner.
+	waitMetric(t, ctx, g.HTTP(), "chat_slow_consumer_closes_total", 1)
 	close(release)
 	if err := sc.wait(chattest.Timeout); err != nil && websocket.CloseStatus(err) == -1 && !isCut(err) {
 		t.Errorf("slow reader: %v", err)
@@ -304,6 +314,36 @@ func sampleHeap(t *testing.T) func() uint64 {
 	}
 	t.Cleanup(func() { get() })
 	return get
+}
+
+// waitMetric polls an unlabelled metric of the gateway until it is at least want, failing
+// the test when ctx ends first.
+func waitMetric(t testing.TB, ctx context.Context, base, name string, want float64) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		v := metric(t, base, name)
+		if v >= want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s = %v, want %v: %v", name, v, want, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// dialWSReadBuffer is dialWS with the client socket's receive buffer set to rcvbuf bytes.
+func dialWSReadBuffer(ctx context.Context, wsURL, user, session string, rcvbuf int, onLine func([]byte)) (*ws, error) {
+	conn, _, err := chattest.DialRaw(ctx, wsURL, url.Values{"user": {user}, "session": {session}}, nil, rcvbuf)
+	if err != nil {
+		return nil, err
+	}
+	c := &ws{conn: conn, done: make(chan struct{})}
+	go c.read(onLine)
+	return c, nil
 }
 
 // metric reads one unlabelled metric from the gateway's /metrics.
