@@ -50,7 +50,9 @@ func steady(t *testing.T, l *Load, n int) {
 func finish(t *testing.T, l *Load) Summary {
 	t.Helper()
 	sum := l.Summary()
-	for _, code := range []int{1011, 4000, 4001, 4500, 4501} {
+	// 1013 is what a connection gets when presence cannot be recorded as it opens: with NATS
+	// up, as here, and no per-user limit reached, it is as much a fault as 1011.
+	for _, code := range []int{1011, 1013, 4000, 4001, 4500, 4501} {
 		if n := sum.Closes[code]; n > 0 {
 			t.Errorf("%d connections were closed with %d", n, code)
 		}
