@@ -36,6 +36,9 @@ type config struct {
 	LogFormat       string
 
 	AuthSecretFile  string
+	TokenIssuer     string
+	TokenAudience   string
+	TokenMaxLife    time.Duration
 	AuthSecret      []byte // from CHAT_AUTH_SECRET or the file
 	AllowedOrigins  string
 	MessageRate     float64
@@ -81,6 +84,9 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.IntVar(&c.MaxConns, "max-conns", 50000, "connections this gateway accepts (beyond: HTTP 503); 0 for no limit")
 	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", 32, "connections of one user on this gateway (beyond: close 1013); 0 for no limit")
 	fs.IntVar(&c.MaxRooms, "max-rooms", 200, "rooms one session may be in (beyond: forbidden); 0 for no limit")
+	fs.StringVar(&c.TokenIssuer, "token-issuer", "", "token mode: the iss every token must carry (empty: not checked)")
+	fs.StringVar(&c.TokenAudience, "token-audience", "", "token mode: an aud every token must carry (empty: not checked)")
+	fs.DurationVar(&c.TokenMaxLife, "token-max-lifetime", auth.DefaultMaxLifetime, "token mode: the longest a token may still be valid for")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); empty for none")
 	fs.DurationVar(&c.PingInterval, "ping-interval", 30*time.Second, "keepalive ping period; a peer silent for a period is cut")
 	if err := fromEnv(fs, getenv); err != nil {

@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chathub/chathub/internal/auth"
 	"github.com/chathub/chathub/internal/eventlog"
 	"github.com/chathub/chathub/internal/gateway"
 	"github.com/chathub/chathub/internal/history"
@@ -135,6 +136,7 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		Window:         cfg.Window,
 		WriteTimeout:   cfg.WriteTimeout,
 		AuthSecret:     cfg.AuthSecret,
+		Tokens:         auth.Rules{Issuer: cfg.TokenIssuer, Audience: cfg.TokenAudience, MaxLifetime: cfg.TokenMaxLife},
 		AllowedOrigins: cfg.origins(),
 		Limits: gateway.Limits{MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst,
 			CommandRate: cfg.CommandRate, CommandBurst: cfg.CommandBurst, MaxConns: cfg.MaxConns,

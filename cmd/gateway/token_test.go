@@ -30,7 +30,7 @@ func TestTokenPrintsAVerifiableToken(t *testing.T) {
 	if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
 		t.Fatalf("want one line, got %q", out)
 	}
-	id, err := auth.Verify([]byte(tokenSecret), strings.TrimSpace(out))
+	id, err := auth.Verify([]byte(tokenSecret), strings.TrimSpace(out), auth.Rules{})
 	if err != nil {
 		t.Fatalf("token %q: %v", out, err)
 	}
@@ -40,7 +40,7 @@ func TestTokenPrintsAVerifiableToken(t *testing.T) {
 	if exp := id.Expires.Sub(before); exp < 89*time.Minute || exp > 91*time.Minute {
 		t.Fatalf("expires in %v, want 90m", exp)
 	}
-	if _, err := auth.Verify([]byte("another-secret-0123456789abcdefghijk"), strings.TrimSpace(out)); err == nil {
+	if _, err := auth.Verify([]byte("another-secret-0123456789abcdefghijk"), strings.TrimSpace(out), auth.Rules{}); err == nil {
 		t.Fatal("verified with another secret")
 	}
 }
@@ -54,7 +54,7 @@ func TestTokenSecretFromFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := auth.Verify([]byte(tokenSecret), strings.TrimSpace(out))
+	id, err := auth.Verify([]byte(tokenSecret), strings.TrimSpace(out), auth.Rules{})
 	if err != nil || id.User != "bob" {
 		t.Fatalf("%q: %+v %v", out, id, err)
 	}

@@ -17,7 +17,7 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := Verify(secret, good)
+	id, err := Verify(secret, good, Rules{})
 	if err != nil || id.User != "alice" || time.Until(id.Expires) < 59*time.Minute {
 		t.Fatalf("good token: %+v %v", id, err)
 	}
@@ -40,7 +40,7 @@ func TestVerify(t *testing.T) {
 		"forged payload": forge(good, "mallory"),
 	}
 	for name, tok := range cases {
-		if id, err := Verify(secret, tok); err == nil {
+		if id, err := Verify(secret, tok, Rules{}); err == nil {
 			t.Errorf("%s: accepted as %q", name, id.User)
 		}
 	}
@@ -60,4 +60,42 @@ func forge(tok, sub string) string {
 	exp := time.Now().Add(time.Hour).Unix()
 	parts[1] = base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"` + sub + `","exp":` + strconv.FormatInt(exp, 10) + `}`))
 	return strings.Join(parts, ".")
+}
+
+// TestVerifyRules checks the rules besides the signature: a token for another issuer or
+// audience, one valid for longer than the maximum lifetime, and one whose exp is a string.
+func TestVerifyRules(t *testing.T) {
+	mk := func(c jwt.MapClaims) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	rules := Rules{Issuer: "https://id.example", Audience: "chat", MaxLifetime: 24 * time.Hour}
+	good := mk(jwt.MapClaims{"sub": "alice", "exp": exp, "iss": "https://id.example", "aud": []string{"chat", "other"}})
+	if id, err := Verify(secret, good, rules); err != nil || id.User != "alice" {
+		t.Fatalf("good token: %v %v", id, err)
+	}
+	bad := map[string]string{
+		"another issuer":   mk(jwt.MapClaims{"sub": "alice", "exp": exp, "iss": "https://evil.example", "aud": "chat"}),
+		"no issuer":        mk(jwt.MapClaims{"sub": "alice", "exp": exp, "aud": "chat"}),
+		"another audience": mk(jwt.MapClaims{"sub": "alice", "exp": exp, "iss": "https://id.example", "aud": "billing"}),
+		"too long":         mk(jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(48 * time.Hour).Unix(), "iss": "https://id.example", "aud": "chat"}),
+		"exp in 9999":      mk(jwt.MapClaims{"sub": "alice", "exp": int64(253402300799), "iss": "https://id.example", "aud": "chat"}),
+		"exp a string":     mk(jwt.MapClaims{"sub": "alice", "exp": strconv.FormatInt(exp, 10), "iss": "https://id.example", "aud": "chat"}),
+	}
+	for name, tok := range bad {
+		if id, err := Verify(secret, tok, rules); err == nil {
+			t.Errorf("%s: accepted as %q", name, id.User)
+		}
+	}
+	// Without rules, the lifetime is still bounded.
+	if _, err := Verify(secret, bad["exp in 9999"], Rules{}); err == nil {
+		t.Error("a token valid until 9999 accepted with the default rules")
+	}
+	if _, err := Verify(secret, bad["exp a string"], Rules{}); err == nil {
+		t.Error("exp as a string accepted with the default rules")
+	}
 }

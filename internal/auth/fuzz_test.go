@@ -25,7 +25,7 @@ func FuzzVerify(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		id, err := Verify(secret, token)
+		id, err := Verify(secret, token, Rules{})
 		if err != nil {
 			if id != (Identity{}) {
 				t.Fatalf("an identity with an error: %+v %v", id, err)

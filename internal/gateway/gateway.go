@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chathub/chathub/internal/auth"
 	"github.com/chathub/chathub/internal/bridge"
 	"github.com/chathub/chathub/internal/control"
 	"github.com/chathub/chathub/internal/history"
@@ -43,6 +44,9 @@ type Config struct {
 	// AuthSecret switches on token mode: clients present HS256 JWTs signed with it.
 	// Nil means open mode (?user=), for local use.
 	AuthSecret []byte
+	// Tokens are the rules a token must satisfy besides its signature (issuer, audience,
+	// maximum lifetime); the zero value checks only the lifetime, at most 7 days.
+	Tokens auth.Rules
 	// AllowedOrigins are Origin host patterns (path.Match) allowed to open /ws besides the
 	// gateway's own host; nil allows the same origin only.
 	AllowedOrigins []string

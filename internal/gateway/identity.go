@@ -28,7 +28,7 @@ func (g *Gateway) identify(r *http.Request) (identity, *protocol.Error, int) {
 		if q.Has("user") {
 			return id, protocol.Errorf(protocol.CodeUnauthorized, "this gateway takes a token, not ?user="), protocol.CloseUnauthorized
 		}
-		who, err := auth.Verify(g.cfg.AuthSecret, q.Get("token"))
+		who, err := auth.Verify(g.cfg.AuthSecret, q.Get("token"), g.cfg.Tokens)
 		if err != nil {
 			return id, errUnauthorized, protocol.CloseUnauthorized
 		}
@@ -70,7 +70,7 @@ func (g *Gateway) requester(r *http.Request) (string, *protocol.Error) {
 	if !ok {
 		return "", errUnauthorized
 	}
-	who, err := auth.Verify(g.cfg.AuthSecret, token)
+	who, err := auth.Verify(g.cfg.AuthSecret, token, g.cfg.Tokens)
 	if err != nil {
 		return "", errUnauthorized
 	}
