@@ -186,6 +186,16 @@ func (k *Checker) Expired() {
 	}
 }
 
+// Forget makes the session's membership of every room unknown: the client cannot tell
+// whether the gateway still counts it (its grace period may or may not have run out).
+func (k *Checker) Forget() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, r := range k.rooms {
+		r.Member = Unknown
+	}
+}
+
 // Abandon records that the session gave up a room without a left reply (its connection
 // ended before it): the session is out of it once the gateway notices.
 func (k *Checker) Abandon(room string) {

@@ -30,7 +30,12 @@ type Acked struct {
 	ID   uint64
 }
 
-// Post queues a message to room, with a fresh ref, and returns the ref. It is sent (and
+// MessageKey is the key a Session's generated message text starts with: who posted it,
+// under which ref.
+func MessageKey(user, session, ref string) string { return user + "/" + session + "/" + ref }
+
+// Post queues a message to room, with a fresh ref, and returns the ref. An empty text is
+// made of the message's key (MessageKey) and the time. It is sent (and
 // sent again after a reconnect, or when refused with a code that allows it) while room is
 // joined, until acknowledged.
 func (s *Session) Post(room, text string) string {
@@ -41,12 +46,13 @@ func (s *Session) Post(room, text string) string {
 	return ref
 }
 
-// newMsg queues a message. Called with mu held.
+// newMsg queues a message. Called with mu held. A text made here starts with the message's
+// key, "user/session/ref" (MessageKey), unique over all sessions.
 func (s *Session) newMsg(room, text string) string {
 	s.pub.n++
 	ref := s.cfg.User + "-" + strconv.Itoa(s.pub.n)
 	if text == "" {
-		text = ref + " " + strconv.FormatInt(time.Now().UnixNano(), 10)
+		text = MessageKey(s.cfg.User, s.cfg.Session, ref) + " " + strconv.FormatInt(time.Now().UnixNano(), 10)
 	}
 	s.pub.pending[ref] = &pendingMsg{room: room, text: text}
 	s.pub.order = append(s.pub.order, ref)

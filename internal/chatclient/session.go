@@ -29,13 +29,15 @@ type Config struct {
 
 // ConnLog is one connection of a Session.
 type ConnLog struct {
-	Gen     int       // the session's connection number, from 1
-	Gateway string    // welcome.gatewayId; empty until the welcome
-	Opened  time.Time // when it was dialled
-	Ended   time.Time // zero while it is open
-	Code    int       // the close code it ended with; -1 when cut without one
-	Cause   string    // what the client did to end it: cut, away, quit, takeover, stop; empty: not the client
-	Err     string    // the dial error, for a dial that failed
+	Gen     int                  // the session's connection number, from 1
+	Gateway string               // welcome.gatewayId; empty until the welcome
+	Opened  time.Time            // when it was dialled
+	Ended   time.Time            // zero while it is open
+	Code    int                  // the close code it ended with; -1 when cut without one
+	Cause   string               // what the client did to end it: cut, away, quit, takeover, stop; empty: not the client
+	Err     string               // the dial error, for a dial that failed
+	Joined  map[string]time.Time // when each room's joined reply came on it
+	Left    map[string]time.Time // when each room was left on it (left reply, or given up)
 }
 
 // Session is a chat session that lives across connections: it reconnects with the same
@@ -130,7 +132,7 @@ func (s *Session) connect(ctx context.Context) (*Conn, int, error) {
 	for _, room := range s.wanted {
 		joins = append(joins, s.joinFrame(room, !s.fresh))
 	}
-	l := &ConnLog{Gen: gen, Opened: time.Now(), Code: -1}
+	l := &ConnLog{Gen: gen, Opened: time.Now(), Code: -1, Joined: map[string]time.Time{}, Left: map[string]time.Time{}}
 	s.conns = append(s.conns, l)
 	s.mu.Unlock()
 
@@ -273,6 +275,9 @@ func (s *Session) handle(gen int, m Msg) {
 		s.conns[gen-1].Gateway = m.GatewayID
 	case "joined":
 		delete(s.joinRefs, m.Ref)
+		if _, ok := s.conns[gen-1].Joined[m.ChatroomID]; !ok {
+			s.conns[gen-1].Joined[m.ChatroomID] = time.Now()
+		}
 		if m.Private && !slices.Contains(s.wanted, m.ChatroomID) {
 			s.wanted = append(s.wanted, m.ChatroomID)
 		}
@@ -280,6 +285,8 @@ func (s *Session) handle(gen int, m Msg) {
 			s.privates[m.Peer] = m.ChatroomID
 		}
 		s.wake()
+	case "left":
+		s.conns[gen-1].Left[m.ChatroomID] = time.Now()
 	case "ack":
 		s.acked(m)
 	case "error":
@@ -393,7 +400,7 @@ func (s *Session) Leave(ctx context.Context, room string) error {
 	joined := s.check.Joined(room)
 	s.mu.Unlock()
 	if err != nil || c == nil || !joined {
-		s.check.Abandon(room)
+		s.abandon(room)
 		return fmt.Errorf("chatclient: %s/%s left %s without a left reply (connected %v, joined %v, %v)",
 			s.cfg.User, s.cfg.Session, room, c != nil, joined, err)
 	}
@@ -402,9 +409,19 @@ func (s *Session) Leave(ctx context.Context, room string) error {
 		err = fmt.Errorf("chatclient: leave %s: %s", room, m)
 	}
 	if err != nil {
-		s.check.Abandon(room)
+		s.abandon(room)
 	}
 	return err
+}
+
+// abandon gives room up without a left reply.
+func (s *Session) abandon(room string) {
+	s.check.Abandon(room)
+	s.mu.Lock()
+	if s.gen > 0 {
+		s.conns[s.gen-1].Left[room] = time.Now()
+	}
+	s.mu.Unlock()
 }
 
 // Private opens (or finds) the private room with peer and returns it; the room becomes one

@@ -93,6 +93,7 @@ func (s *Session) ConnLogs() []ConnLog {
 	out := make([]ConnLog, len(s.conns))
 	for i, l := range s.conns {
 		out[i] = *l
+		out[i].Joined, out[i].Left = maps.Clone(l.Joined), maps.Clone(l.Left)
 	}
 	return out
 }
