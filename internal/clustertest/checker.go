@@ -41,6 +41,8 @@ type Check struct {
 	faults   []fault
 	exits    map[roomOf]*span // exits (remove/leave) expected per client and room
 	awayAt   map[int]time.Time
+	stuck    map[int]bool    // clients that did not get back into their rooms once: not waited for again
+	counted  map[roomOf]bool // clients the stream kept counting in a room they left: not waited for again
 	natsDown int
 	problems []string
 }
@@ -82,7 +84,7 @@ func CheckCluster(ctx context.Context, c *Cluster, cfg CheckConfig) []string {
 		cfg.Logf = func(string, ...any) {}
 	}
 	k := &Check{cfg: cfg, c: c, planner: NewPlanner(cfg.Seed), exits: map[roomOf]*span{},
-		awayAt: map[int]time.Time{}, natsDown: -1, started: time.Now()}
+		awayAt: map[int]time.Time{}, stuck: map[int]bool{}, counted: map[roomOf]bool{}, natsDown: -1, started: time.Now()}
 	k.setWhere("start")
 	return k.run(ctx)
 }
@@ -227,13 +229,28 @@ func (k *Check) problem(format string, args ...any) {
 
 // ready waits until client i is connected and in all its rooms; a client that is not, after
 // a generous wait, is a problem (the step is skipped).
+// A client found stuck once is not waited for again (its steps are skipped until it is back),
+// so that one stuck client does not stretch the run by a wait per step.
 func (k *Check) ready(ctx context.Context, i int) bool {
 	s := k.sessions[i]
+	k.mu.Lock()
+	stuck := k.stuck[i]
+	k.mu.Unlock()
+	if stuck && !s.Joined() {
+		k.cfg.Logf("%s is still not back in its rooms: step skipped [%s]", k.name(i), k.Where())
+		return false
+	}
 	if err := k.waitFor(ctx, stepWait, s.Joined); err != nil {
 		k.problem("%s is not back in its rooms after %v (connected %v, gateway %s, rooms %v, joined %v)",
 			k.name(i), stepWait, s.Connected(), s.Gateway(), s.Rooms(), k.joinedRooms(i))
+		k.mu.Lock()
+		k.stuck[i] = true
+		k.mu.Unlock()
 		return false
 	}
+	k.mu.Lock()
+	k.stuck[i] = false
+	k.mu.Unlock()
 	return true
 }
 
@@ -461,6 +478,12 @@ func (k *Check) settled(ctx context.Context, i int, room string) bool {
 // out waits until the stream shows client i out of room (its last presence event there an
 // exit, or none), as after a leave, a close with 1000 or an expired grace period.
 func (k *Check) out(ctx context.Context, i int, room string) bool {
+	k.mu.Lock()
+	counted := k.counted[roomOf{i, room}]
+	k.mu.Unlock()
+	if counted {
+		return true // found counted once already: the checker no longer knows, and goes on
+	}
 	n := k.names[i]
 	var last chatclient.Msg
 	err := poll(stepWait, 250*time.Millisecond, func() error {
@@ -475,6 +498,10 @@ func (k *Check) out(ctx context.Context, i int, room string) bool {
 	})
 	if err != nil {
 		k.problem("presence: %s is still counted in %s after it left, quit or went away: %v", k.name(i), room, err)
+		k.mu.Lock()
+		k.counted[roomOf{i, room}] = true
+		k.mu.Unlock()
+		k.sessions[i].Check().Forget()
 		return false
 	}
 	return true
