@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -102,6 +103,7 @@ type Planner struct {
 	clients []plannedClient
 	gwDown  int    // -1: none
 	natDown int    // -1: none
+	rooms   int    // new rooms made so far ("x1", "x2", ...)
 	later   []Step // steps due later (returns, restarts), by Step.N
 }
 
@@ -191,7 +193,11 @@ func (p *Planner) pick() (Step, bool) {
 		}
 		return Step{Op: op, Client: c, Room: room, Since: slices.Contains(pc.ever, room) && p.rng.IntN(2) == 0}, true
 	case OpJoins:
+		// Often a new room, cold on every gateway: its first joins race the room's start.
 		room := checkerRooms[p.rng.IntN(len(checkerRooms))]
+		if p.rng.IntN(5) < 2 {
+			room = "x" + strconv.Itoa(p.rooms+1)
+		}
 		var cs []int
 		for _, i := range p.rng.Perm(len(p.clients)) {
 			if q := p.clients[i]; q.state == "" && !slices.Contains(q.rooms, room) && len(cs) < 4 {
@@ -239,6 +245,9 @@ func (p *Planner) apply(s Step) {
 	case OpJoin:
 		pc.rooms, pc.ever = append(pc.rooms, s.Room), appendNew(pc.ever, s.Room)
 	case OpJoins:
+		if strings.HasPrefix(s.Room, "x") {
+			p.rooms++
+		}
 		for _, c := range s.Clients {
 			q := &p.clients[c]
 			q.rooms, q.ever = append(q.rooms, s.Room), appendNew(q.ever, s.Room)
