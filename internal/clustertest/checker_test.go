@@ -3,9 +3,11 @@ package clustertest
 import (
 	"context"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,8 +40,44 @@ func TestRandomCluster(t *testing.T) {
 		t.Error(p)
 	}
 	if len(problems) > 0 {
-		t.Errorf("seed %d: %d problems; the schedule is in %s/schedule.txt (CLUSTERTEST_KEEP=dir keeps it)", seed, len(problems), c.Dir)
+		t.Errorf("seed %d: %d problems (%s); the schedule is in %s/schedule.txt (CLUSTERTEST_KEEP=dir keeps it)",
+			seed, len(problems), kinds(problems), c.Dir)
 	}
+}
+
+// kinds counts problems by what they are about, for the summary line.
+func kinds(problems []string) string {
+	known := []struct{ kind, marker string }{
+		{"unexpected close codes", "ended with close code"},
+		{"joins refused", "join refused"},
+		{"joined replies wrong", "joined reply"},
+		{"live events wrong", ": live "},
+		{"gaps or duplicates against the stream", "segment"},
+		{"messages lost or stored twice", "acknowledged"},
+		{"presence", "presence"},
+		{"clients out of their rooms", "its rooms"},
+		{"clients not receiving a room", "does not receive"},
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, p := range problems {
+		kind := "other"
+		for _, k := range known {
+			if strings.Contains(p, k.marker) {
+				kind = k.kind
+				break
+			}
+		}
+		if counts[kind] == 0 {
+			order = append(order, kind)
+		}
+		counts[kind]++
+	}
+	var out []string
+	for _, k := range order {
+		out = append(out, fmt.Sprintf("%d %s", counts[k], k))
+	}
+	return strings.Join(out, ", ")
 }
 
 func checkerSeed(t *testing.T) uint64 {
