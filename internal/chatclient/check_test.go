@@ -110,6 +110,8 @@ func TestCheckerFindsWhatIsWrong(t *testing.T) {
 			[]string{"came in the joined reply already"}},
 		{"live out of order", -1, []string{"joined lobby j1 recovered 4:join:alice:s1", "8:message lobby", "6:message lobby"},
 			[]string{"after id 8"}},
+		{"live twice", -1, []string{"joined lobby j1 recovered 4:join:alice:s1", "8:message lobby", "8:message lobby"},
+			[]string{"delivered twice"}},
 		{"live before joined", -1, []string{"5:message lobby"},
 			[]string{"without a joined reply"}},
 		{"live after left", -1, []string{"joined lobby j1 recovered 4:join:alice:s1", "left lobby l1", "5:message lobby"},

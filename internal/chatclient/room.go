@@ -182,7 +182,9 @@ func (r *RoomCheck) Live(e Event) string {
 		return fmt.Sprintf("live %s without a joined reply on this connection (before it, or after left)", e)
 	case e.ID <= r.Last && slices.Contains(r.reply, e.ID):
 		return fmt.Sprintf("live %s came in the joined reply already (reply ids %v)", e, shortList(r.reply))
-	case e.ID <= r.Last:
+	case e.ID == r.Last:
+		return fmt.Sprintf("live %s delivered twice (duplicate)", e)
+	case e.ID < r.Last:
 		return fmt.Sprintf("live %s after id %d (duplicate or out of order)", e, r.Last)
 	}
 	r.Last = e.ID

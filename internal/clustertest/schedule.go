@@ -157,7 +157,7 @@ var weights = []struct {
 	op Op
 	w  int
 }{
-	{OpMessage, 30}, {OpJoin, 10}, {OpJoins, 6}, {OpLeave, 8}, {OpPrivate, 4},
+	{OpMessage, 30}, {OpJoin, 10}, {OpJoins, 8}, {OpLeave, 9}, {OpPrivate, 4},
 	{OpReconnect, 6}, {OpTakeover, 5}, {OpAway, 2}, {OpQuit, 2},
 	{OpTermGW, 3}, {OpKillGW, 3}, {OpKillNATS, 2}, {OpPause, 6},
 }
@@ -200,7 +200,7 @@ func (p *Planner) pick() (Step, bool) {
 		}
 		var cs []int
 		for _, i := range p.rng.Perm(len(p.clients)) {
-			if q := p.clients[i]; q.state == "" && !slices.Contains(q.rooms, room) && len(cs) < 4 {
+			if q := p.clients[i]; q.state == "" && !slices.Contains(q.rooms, room) && len(cs) < 5 {
 				cs = append(cs, i)
 			}
 		}
