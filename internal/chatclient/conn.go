@@ -30,8 +30,6 @@ type Options struct {
 	OnMsg func(Msg)
 	// Checker, when set, sees every command sent and every object received.
 	Checker *Checker
-	// Dial is passed to websocket.Dial; zero: the defaults.
-	Dial *websocket.DialOptions
 }
 
 // Conn is one WebSocket connection to a gateway. A goroutine reads every frame, splits it
@@ -66,22 +64,17 @@ func DialQuery(ctx context.Context, wsURL string, q url.Values, opts Options) (*
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, u, opts.Dial)
+	ws, _, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	return Wrap(ws, opts), nil
-}
-
-// Wrap serves a WebSocket that is already open, reading it from now on.
-func Wrap(ws *websocket.Conn, opts Options) *Conn {
 	ws.SetReadLimit(-1)
 	c := &Conn{WS: ws, opts: opts, done: make(chan struct{}), waiters: map[string]chan Msg{}}
 	if opts.Queue > 0 {
 		c.msgs = make(chan Msg, opts.Queue)
 	}
 	go c.read()
-	return c
+	return c, nil
 }
 
 func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {

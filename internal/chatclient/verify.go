@@ -64,13 +64,3 @@ func span(ids []uint64) string {
 	}
 	return fmt.Sprintf("%d..%d", ids[0], ids[len(ids)-1])
 }
-
-// Seen reports whether the session received id in room (kept with CheckerConfig.Keep).
-func (r *RoomCheck) Seen(id uint64) bool {
-	for _, s := range r.Segs {
-		if _, ok := slices.BinarySearch(s.IDs, id); ok {
-			return true
-		}
-	}
-	return false
-}
