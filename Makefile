@@ -16,7 +16,7 @@ DEADCODE_VERSION    := v0.52.0
 STATICCHECK         := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 DEADCODE            := $(TOOLS)/deadcode-$(DEADCODE_VERSION)/deadcode
 
-.PHONY: run test test-go test-fuzz test-browser build bench fmt lint cluster clean
+.PHONY: run test test-go test-fuzz test-browser build bench fmt lint cluster check-cluster clean
 
 run:
 	$(GO) run ./cmd/gateway
@@ -72,6 +72,17 @@ $(DEADCODE):
 
 cluster:
 	./deploy/local-cluster.sh
+
+# A randomized schedule of client actions and process failures on a real cluster (three
+# NATS nodes, three gateways, HAProxy), every client checking what it receives:
+#   make check-cluster DURATION=30m SEED=42
+# DURATION is how long steps are drawn (the end is checked after); SEED repeats a schedule
+# (empty: a random one, printed). make test runs a short one (75 s) with the other tests.
+DURATION ?= 5m
+SEED     ?=
+check-cluster:
+	CHECKER_DURATION=$(DURATION) CHECKER_SEED=$(SEED) \
+	  $(GO) test -race -count=1 -v -timeout 0 -run '^TestRandomCluster$$' ./internal/clustertest
 
 clean:
 	rm -rf $(BIN)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chathub/chathub/internal/chatclient"
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -29,11 +30,11 @@ type client struct {
 
 	// Owned by the goroutine running serve.
 	buf    []byte
-	obj    object
+	obj    chatclient.Object
 	turn   int // added to idx to pick the gateway URL; moves on after a failed dial
 	conn   *websocket.Conn
 	cctx   context.Context // ends with conn
-	evt    object
+	evt    chatclient.Object
 	frames uint64
 }
 
@@ -41,16 +42,18 @@ type client struct {
 type roomState struct {
 	idx    int
 	name   string
-	lastID int64          // highest event id seen; the "since" of a rejoin
-	resume bool           // the join in flight carries since
-	tracks map[int]*track // by publisher id
+	check  chatclient.RoomCheck // ids in order, joined replies; check.Last is the since of a rejoin
+	resume bool                 // the join in flight carries since
+	tracks map[int]*track       // by publisher id
 }
 
 func newClient(r *runner, i int) *client {
 	c := &client{r: r, idx: i, user: "load-" + strconv.Itoa(i)}
 	c.session = "s-" + r.cfg.RunID + "-" + strconv.Itoa(i)
 	for _, ri := range r.cfg.clientRooms(i) {
-		c.rooms = append(c.rooms, &roomState{idx: ri, name: r.cfg.roomName(ri), tracks: map[int]*track{}})
+		name := r.cfg.roomName(ri)
+		c.rooms = append(c.rooms, &roomState{idx: ri, name: name, tracks: map[int]*track{},
+			check: chatclient.RoomCheck{Name: name, Member: chatclient.Out}})
 	}
 	return c
 }
@@ -154,6 +157,9 @@ func (c *client) serve(ctx context.Context, conn *websocket.Conn) error {
 		}
 	}()
 	c.conn, c.cctx = conn, connCtx
+	for _, rs := range c.rooms {
+		rs.check.Dropped(false) // a new connection: no room joined on it yet
+	}
 	if err := c.sendJoins(connCtx, conn); err != nil {
 		return err
 	}
@@ -200,10 +206,10 @@ func (c *client) joinFrame(rs *roomState) []byte {
 	frame = append(frame, rs.name...)
 	frame = append(frame, `","ref":"j`...)
 	frame = strconv.AppendInt(frame, int64(rs.idx), 10)
-	rs.resume = rs.lastID > 0
+	rs.resume = rs.check.Last > 0
 	if rs.resume {
 		frame = append(frame, `","since":`...)
-		frame = strconv.AppendInt(frame, rs.lastID, 10)
+		frame = strconv.AppendUint(frame, rs.check.Last, 10)
 		return append(frame, '}')
 	}
 	return append(frame, `","limit":1}`...)

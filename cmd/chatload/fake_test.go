@@ -49,9 +49,9 @@ type fakeRoom struct {
 }
 
 type fakeConn struct {
-	key, user string
-	conn      *websocket.Conn
-	held      []byte
+	key, user, session string
+	conn               *websocket.Conn
+	held               []byte
 }
 
 func newFakeGateway(t *testing.T) *fakeGateway {
@@ -86,7 +86,7 @@ func (g *fakeGateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	if tok := r.URL.Query().Get("token"); tok != "" {
 		user = tokenUser(tok)
 	}
-	c := &fakeConn{key: user + "/" + session, user: user, conn: conn}
+	c := &fakeConn{key: user + "/" + session, user: user, session: session, conn: conn}
 	g.mu.Lock()
 	g.conns[c] = true
 	g.mu.Unlock()
@@ -136,6 +136,8 @@ func (g *fakeGateway) store(room *fakeRoom, name, typ, user, msg string) (int64,
 	ev := fmt.Sprintf(`{"id":%d,"chatroomId":%q,"type":%q,"userId":%q`, g.nextID, name, typ, user)
 	if typ == "message" {
 		ev += fmt.Sprintf(`,"message":%q`, msg)
+	} else {
+		ev += fmt.Sprintf(`,"sessionId":%q`, msg) // a presence event: msg is the session
 	}
 	ev += `,"unixTime":1795341661}`
 	room.events = append(room.events, []byte(ev))
@@ -152,7 +154,7 @@ func (g *fakeGateway) join(c *fakeConn, name, ref string, since *int64, limit in
 		g.rooms[name] = room
 	}
 	if _, ok := room.members[c.key]; !ok {
-		_, ev := g.store(room, name, "join", c.user, "")
+		_, ev := g.store(room, name, "join", c.user, c.session)
 		for _, m := range room.members {
 			if m != nil {
 				m.write(ev)

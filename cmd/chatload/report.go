@@ -47,6 +47,7 @@ type summary struct {
 	OutOfOrder uint64 `json:"out_of_order"`
 	LateRetry  uint64 `json:"late_after_retry"`
 	IDBackward uint64 `json:"id_not_increasing"`
+	BadJoined  uint64 `json:"joined_replies_wrong"`
 	NotResumed uint64 `json:"rejoins_not_recovered"`
 
 	MetricsBefore    []metrics     `json:"metrics_before,omitempty"`
@@ -98,6 +99,7 @@ func (r *runner) summarize(sum *summary, sampler *sampler) {
 	sum.Latency = latency{ms(h.quantile(0.50)), ms(h.quantile(0.99)), ms(h.quantile(0.999)), ms(h.maxLatency())}
 	sum.Lost, sum.Duplicated, sum.OutOfOrder = r.lost(), s.duplicated, s.late
 	sum.IDBackward, sum.NotResumed, sum.LateRetry = s.idBackward, s.notResumed, s.lateRetried
+	sum.BadJoined = s.badJoined
 	if r.cfg.Idle {
 		sum.PerConnection = perConnection(sum.MetricsBefore, sum.MetricsConnected, r.cfg.Clients)
 	}
@@ -120,6 +122,7 @@ func (s *summary) verdict() error {
 	check(s.Duplicated, "duplicated")
 	check(s.OutOfOrder, "out of order")
 	check(s.IDBackward, "events with non-increasing ids")
+	check(s.BadJoined, "wrong joined replies")
 	check(s.Unacked, "unacked")
 	check(s.Rejected, "rejected")
 	for _, v := range s.Soak {
@@ -154,8 +157,8 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	}
 	l := s.Latency
 	fmt.Fprintf(&b, "latency ms    p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", l.P50, l.P99, l.P999, l.Max)
-	fmt.Fprintf(&b, "faults        lost %d, duplicated %d, out-of-order %d, id not increasing %d, rejoins not recovered %d\n",
-		s.Lost, s.Duplicated, s.OutOfOrder, s.IDBackward, s.NotResumed)
+	fmt.Fprintf(&b, "faults        lost %d, duplicated %d, out-of-order %d, id not increasing %d, joined replies wrong %d, rejoins not recovered %d\n",
+		s.Lost, s.Duplicated, s.OutOfOrder, s.IDBackward, s.BadJoined, s.NotResumed)
 	if s.LateRetry > 0 {
 		fmt.Fprintf(&b, "not faults    %d deliveries after later ones because their first send was refused and retried\n", s.LateRetry)
 	}

@@ -5,44 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chathub/chathub/internal/chatclient"
 )
-
-func TestParseObject(t *testing.T) {
-	var o object
-	in := `{"id":1235,"chatroomId":"lobby","type":"message","userId":"alice","message":"hi \"you\"","unixTime":1795341661,"x":{"a":[1,"}"]},"y":null}`
-	if err := parseObject([]byte(in), &o); err != nil {
-		t.Fatal(err)
-	}
-	if string(o.typ) != "message" || string(o.room) != "lobby" || string(o.message) != `hi "you"` || o.id != 1235 || !o.hasID {
-		t.Fatalf("got %+v", o)
-	}
-	in = ` { "type" : "joined", "ref":"j0", "chatroomId":"r","recovered":true, "events":[{"id":1,"type":"join"}, {"id":2,"type":"message","message":"]"}] } `
-	if err := parseObject([]byte(in), &o); err != nil {
-		t.Fatal(err)
-	}
-	var ids []int64
-	err := forEachElement(o.events, func(e []byte) error {
-		var ev object
-		err := parseObject(e, &ev)
-		ids = append(ids, ev.id)
-		return err
-	})
-	if err != nil || !o.recovered || string(o.ref) != "j0" || len(ids) != 2 || ids[1] != 2 {
-		t.Fatalf("err %v o %+v ids %v", err, o, ids)
-	}
-	if err := parseObject([]byte(`{}`), &o); err != nil || o.typ != nil {
-		t.Fatalf("empty object: %v %+v", err, o)
-	}
-}
-
-func TestParseObjectRejectsGarbage(t *testing.T) {
-	for _, in := range []string{``, `[]`, `{"a"}`, `{"a":}`, `{"a":"x`, `{"a":1`, `{"a":1,}`, `{"a":[1,2}`, `{a:1}`} {
-		var o object
-		if err := parseObject([]byte(in), &o); err == nil {
-			t.Errorf("%q: no error", in)
-		}
-	}
-}
 
 func TestBodyRoundTrip(t *testing.T) {
 	now := time.Now()
@@ -82,12 +47,12 @@ var sampleEvent = []byte(`{"id":123456789,"chatroomId":"load-3","type":"message"
 // BenchmarkParseObject is the receivers' cost per event; compare with
 // BenchmarkEncodingJSON (the cost the scanner avoids).
 func BenchmarkParseObject(b *testing.B) {
-	var o object
+	var o chatclient.Object
 	for range b.N {
-		if parseObject(sampleEvent, &o) != nil {
+		if chatclient.Scan(sampleEvent, &o) != nil {
 			b.Fatal("parse")
 		}
-		if _, ok := parseBody(o.message, "abc123"); !ok {
+		if _, ok := parseBody(o.Message, "abc123"); !ok {
 			b.Fatal("body")
 		}
 	}

@@ -14,7 +14,8 @@ type clientStats struct {
 	duplicated  atomic.Uint64 // a (room, publisher, seq) received again
 	late        atomic.Uint64 // a seq received after a higher one of the same publisher and room
 	lateRetried atomic.Uint64 // the same, for a seq the publisher had to send again (not a fault)
-	idBackward  atomic.Uint64 // an event whose id was not above the room's previous id
+	idBackward  atomic.Uint64 // a live event the room check refused: id not above the room's previous one, or before its joined reply
+	badJoined   atomic.Uint64 // joined replies the room check refused (ids out of order, no own join on a first join)
 	reconnects  atomic.Uint64 // connections re-established after a drop
 	notResumed  atomic.Uint64 // rejoins answered "recovered":false (a gap the gateway admits)
 	latency     histogram     // end-to-end latency of this run's messages
@@ -38,6 +39,7 @@ type totals struct {
 type sums struct {
 	events, delivered, distinct  uint64
 	duplicated, late, idBackward uint64
+	badJoined                    uint64
 	lateRetried                  uint64
 	reconnects, notResumed       uint64
 	latency                      snapshot
@@ -54,6 +56,7 @@ func sumClients(clients []*client) *sums {
 		s.late += st.late.Load()
 		s.lateRetried += st.lateRetried.Load()
 		s.idBackward += st.idBackward.Load()
+		s.badJoined += st.badJoined.Load()
 		s.reconnects += st.reconnects.Load()
 		s.notResumed += st.notResumed.Load()
 		st.latency.addTo(&s.latency)

@@ -1,14 +1,12 @@
 package chattest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/chathub/chathub/internal/chatclient"
 	"github.com/coder/websocket"
 )
 
@@ -16,34 +14,17 @@ import (
 var Timeout = 15 * time.Second
 
 // Msg is one object a gateway sent, decoded loosely, with its raw JSON.
-type Msg struct {
-	Type       string            `json:"type"`
-	Ref        string            `json:"ref"`
-	ID         uint64            `json:"id"`
-	ChatroomID string            `json:"chatroomId"`
-	UserID     string            `json:"userId"`
-	SessionID  string            `json:"sessionId"`
-	Message    string            `json:"message"`
-	Code       string            `json:"code"`
-	Private    bool              `json:"private"`
-	Peer       string            `json:"peer"`
-	Recovered  bool              `json:"recovered"`
-	GatewayID  string            `json:"gatewayId"`
-	Events     []Msg             `json:"events"`
-	Users      []json.RawMessage `json:"users"`
-	Rooms      []json.RawMessage `json:"rooms"`
-	Raw        json.RawMessage   `json:"-"`
-}
+type Msg = chatclient.Msg
 
-// Client is a real WebSocket client of a gateway. A goroutine reads every frame, splits it
-// on newlines and queues the objects; the test takes them in order with Next and Expect.
+// Client is a chatclient.Conn for a test goroutine: it keeps every object the gateway sends
+// for the test to take in order with Next and Expect, and fails the test instead of
+// returning errors. A chatclient.Checker watches the connection; what it finds wrong
+// (duplicates, ids going backwards, a joined reply delivered again live...) fails the test
+// when it ends.
 type Client struct {
-	t      testing.TB
-	WS     *websocket.Conn
-	msgs   chan Msg
-	done   chan struct{}
-	err    error // why reading ended; set before done closes
-	frames int
+	*chatclient.Conn
+	t     testing.TB
+	Check *chatclient.Checker
 }
 
 // Dial connects user with session (empty: let the gateway pick) to a gateway's /ws URL.
@@ -58,56 +39,31 @@ func Dial(t testing.TB, wsURL, user, session string) *Client {
 
 // DialQuery connects with raw query parameters.
 func DialQuery(t testing.TB, wsURL string, q url.Values) (*Client, error) {
-	for k, v := range q {
-		if len(v) == 1 && v[0] == "" {
-			delete(q, k)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, wsURL+"?"+q.Encode(), nil)
+	check := chatclient.NewChecker(chatclient.CheckerConfig{User: q.Get("user"), Session: q.Get("session")})
+	conn, err := chatclient.DialQuery(ctx, wsURL, q, chatclient.Options{Queue: 1 << 16, Checker: check})
 	if err != nil {
 		return nil, err
 	}
-	ws.SetReadLimit(-1)
-	c := &Client{t: t, WS: ws, msgs: make(chan Msg, 1<<16), done: make(chan struct{})}
-	go c.read()
-	t.Cleanup(func() { ws.CloseNow() })
+	c := &Client{Conn: conn, t: t, Check: check}
+	t.Cleanup(func() {
+		conn.Cut()
+		for _, p := range check.Problems() {
+			t.Errorf("chattest: %s", p)
+		}
+	})
 	return c, nil
-}
-
-func (c *Client) read() {
-	defer close(c.done)
-	for {
-		_, data, err := c.WS.Read(context.Background())
-		if err != nil {
-			c.err = err
-			return
-		}
-		c.frames++
-		for _, part := range bytes.Split(data, []byte("\n")) {
-			if len(bytes.TrimSpace(part)) == 0 {
-				continue
-			}
-			var m Msg
-			if err := json.Unmarshal(part, &m); err != nil {
-				c.err = fmt.Errorf("bad JSON from gateway: %q: %w", part, err)
-				return
-			}
-			m.Raw = append(json.RawMessage(nil), part...)
-			c.msgs <- m
-		}
-	}
 }
 
 // Send sends one command.
 func (c *Client) Send(cmd any) {
 	c.t.Helper()
-	b, err := json.Marshal(cmd)
-	if err != nil {
-		c.t.Fatal(err)
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if err := c.Conn.Send(ctx, cmd); err != nil {
+		c.t.Fatalf("send %v: %v", cmd, err)
 	}
-	c.SendRaw(b)
 }
 
 // SendRaw sends one text frame as is.
@@ -115,7 +71,7 @@ func (c *Client) SendRaw(b []byte) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	if err := c.WS.Write(ctx, websocket.MessageText, b); err != nil {
+	if err := c.Conn.SendRaw(ctx, b); err != nil {
 		c.t.Fatalf("send %s: %v", b, err)
 	}
 }
@@ -123,20 +79,13 @@ func (c *Client) SendRaw(b []byte) {
 // Next returns the next object from the gateway.
 func (c *Client) Next() Msg {
 	c.t.Helper()
-	select {
-	case m := <-c.msgs:
-		return m
-	case <-c.done:
-		select {
-		case m := <-c.msgs:
-			return m
-		default:
-		}
-		c.t.Fatalf("connection ended while waiting: %v", c.err)
-	case <-time.After(Timeout):
-		c.t.Fatalf("nothing from the gateway within %v", Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	m, err := c.Conn.Next(ctx)
+	if err != nil {
+		c.t.Fatalf("waiting for the gateway: %v", err)
 	}
-	return Msg{}
+	return m
 }
 
 // Expect returns the next object, failing unless it has the given type.
@@ -164,30 +113,17 @@ func (c *Client) Until(typ string, match func(Msg) bool) Msg {
 func (c *Client) Closed() websocket.StatusCode {
 	c.t.Helper()
 	select {
-	case <-c.done:
-		return websocket.CloseStatus(c.err)
+	case <-c.Done():
+		return c.CloseCode()
 	case <-time.After(Timeout):
 		c.t.Fatalf("connection still open after %v", Timeout)
 	}
 	return -1
 }
 
-// Pending returns what has arrived and not been taken, without waiting.
-func (c *Client) Pending() []Msg {
-	var out []Msg
-	for {
-		select {
-		case m := <-c.msgs:
-			out = append(out, m)
-		default:
-			return out
-		}
-	}
-}
-
 // Close closes the connection with code.
 func (c *Client) Close(code websocket.StatusCode) {
-	c.WS.Close(code, "")
+	c.Conn.Close(code)
 }
 
 // Join joins a room and returns the joined reply.

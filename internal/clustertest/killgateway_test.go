@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"github.com/chathub/chathub/internal/chatclient"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +19,10 @@ func TestGatewayKilled(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	watcher := runClient(t, ctx, ClientConfig{URL: other.WS(), User: "watcher", Rooms: []string{"watch"}, Reconnect: true})
-	var leavers []*Client
+	watcher := runClient(t, ctx, chatclient.Config{URL: other.WS(), User: "watcher", Rooms: []string{"watch"}, Reconnect: true})
+	var leavers []*chatclient.Session
 	for i := range 3 {
-		leavers = append(leavers, runClient(t, ctx, ClientConfig{URL: victim.WS(),
+		leavers = append(leavers, runClient(t, ctx, chatclient.Config{URL: victim.WS(),
 			User: fmt.Sprintf("leaver-%d", i), Rooms: []string{"watch"}}))
 	}
 	if err := poll(20*time.Second, 20*time.Millisecond, func() error {
@@ -96,27 +97,35 @@ func TestGatewayKilled(t *testing.T) {
 // presenceGone checks, through the watcher, that the leavers are neither users nor members of
 // the watch room, that every load user has one session, and that the watcher saw each
 // leaver's leave and offline.
-func presenceGone(ctx context.Context, watcher *Client, leavers []*Client, loadUsers int) error {
+func presenceGone(ctx context.Context, watcher *chatclient.Session, leavers []*chatclient.Session, loadUsers int) error {
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	users, err := watcher.Request(rctx, map[string]any{"type": "users"})
 	if err != nil {
 		return err
 	}
+	list, err := users.UserList()
+	if err != nil {
+		return err
+	}
 	var extra []string
-	for _, u := range users.Users {
+	for _, u := range list {
 		if strings.HasPrefix(u.UserID, "leaver-") || u.Sessions != 1 {
 			extra = append(extra, fmt.Sprintf("%s:%d", u.UserID, u.Sessions))
 		}
 	}
-	if len(extra) > 0 || len(users.Users) != loadUsers+1 {
-		return fmt.Errorf("users: %d, want %d; still there or with several sessions: %v", len(users.Users), loadUsers+1, extra)
+	if len(extra) > 0 || len(list) != loadUsers+1 {
+		return fmt.Errorf("users: %d, want %d; still there or with several sessions: %v", len(list), loadUsers+1, extra)
 	}
 	rooms, err := watcher.Request(rctx, map[string]any{"type": "rooms"})
 	if err != nil {
 		return err
 	}
-	for _, r := range rooms.Rooms {
+	roomList, err := rooms.RoomList()
+	if err != nil {
+		return err
+	}
+	for _, r := range roomList {
 		if r.ChatroomID == "watch" && r.Users != 1 {
 			return fmt.Errorf("rooms: watch has %d users, want 1 (the watcher)", r.Users)
 		}
@@ -131,8 +140,8 @@ func presenceGone(ctx context.Context, watcher *Client, leavers []*Client, loadU
 }
 
 // runClient runs a client until ctx ends or the test does.
-func runClient(t *testing.T, ctx context.Context, cfg ClientConfig) *Client {
-	cl := NewClient(cfg)
+func runClient(t *testing.T, ctx context.Context, cfg chatclient.Config) *chatclient.Session {
+	cl := chatclient.New(cfg)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); cl.Run(ctx) }()

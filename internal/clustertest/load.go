@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/chathub/chathub/internal/chatclient"
 )
 
 // LoadConfig is steady chat load through one URL. Zero values are documented per field.
@@ -27,7 +28,7 @@ type LoadConfig struct {
 // Load is a set of clients in rooms, one publisher per room.
 type Load struct {
 	cfg     LoadConfig
-	Clients []*Client
+	Clients []*chatclient.Session
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -51,12 +52,12 @@ func StartLoad(cfg LoadConfig, timeout time.Duration) (*Load, error) {
 	l := &Load{cfg: cfg, cancel: cancel}
 	for i := range cfg.Clients {
 		room := l.Room(i % cfg.Rooms)
-		cc := ClientConfig{URL: cfg.URL, User: fmt.Sprintf("%s-u%d", cfg.Prefix, i),
-			Rooms: []string{room}, Reconnect: true}
+		cc := chatclient.Config{URL: cfg.URL, User: fmt.Sprintf("%s-u%d", cfg.Prefix, i),
+			Rooms: []string{room}, Reconnect: true, JoinLimit: 1}
 		if i < cfg.Rooms {
 			cc.Publish, cc.Rate = room, cfg.Rate
 		}
-		c := NewClient(cc)
+		c := chatclient.New(cc)
 		l.Clients = append(l.Clients, c)
 		l.wg.Go(func() { c.Run(ctx) })
 	}
@@ -142,19 +143,16 @@ func (l *Load) Finish(timeout time.Duration) []string {
 	}
 	newest := map[string]uint64{}
 	for r := range l.cfg.Rooms {
-		h, err := l.history(l.Room(r), 0)
+		id, err := Newest(l.cfg.HTTP, l.Room(r))
 		if err != nil {
 			problems = append(problems, err.Error())
-			continue
 		}
-		if len(h) > 0 {
-			newest[l.Room(r)] = h[len(h)-1].ID
-		}
+		newest[l.Room(r)] = id
 	}
 	err := poll(timeout, 50*time.Millisecond, func() error {
 		behind := 0
 		for i, c := range l.Clients {
-			if c.Room(l.Room(i%l.cfg.Rooms)).Last < newest[l.Room(i%l.cfg.Rooms)] {
+			if room := l.Room(i % l.cfg.Rooms); c.Check().Last(room) < newest[room] {
 				behind++
 			}
 		}
@@ -171,25 +169,25 @@ func (l *Load) Finish(timeout time.Duration) []string {
 }
 
 // Verify compares what each client holds with the rooms' history read now: every
-// acknowledged message is stored once, under the id its ack gave; every client holds every
-// message stored after it joined exactly once and in order; and no client saw a duplicate, an
-// id going backwards or an unrecovered rejoin.
+// acknowledged message is stored once, under the id its ack gave; every client received
+// every event stored after it joined exactly once and in order (chatclient.Checker.Verify);
+// and no client saw a duplicate, an id going backwards or an unrecovered rejoin.
 func (l *Load) Verify() []string {
 	var problems []string
 	for r := range l.cfg.Rooms {
 		room := l.Room(r)
-		start := uint64(1 << 63)
-		for i, c := range l.Clients {
-			if i%l.cfg.Rooms == r {
-				start = min(start, c.Room(room).Start)
-			}
-		}
-		hist, err := l.history(room, start)
+		hist, err := History(l.cfg.HTTP, room, 0)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
 		}
-		problems = append(problems, l.verifyRoom(r, hist)...)
+		var members []*chatclient.Session
+		for i, c := range l.Clients {
+			if i%l.cfg.Rooms == r {
+				members = append(members, c)
+			}
+		}
+		problems = append(problems, VerifyRoom(room, hist, members, false)...)
 	}
 	for _, c := range l.Clients {
 		problems = append(problems, c.Stats().Problems...)
@@ -197,75 +195,88 @@ func (l *Load) Verify() []string {
 	return problems
 }
 
-func (l *Load) verifyRoom(r int, hist []Frame) []string {
-	room := l.Room(r)
+// VerifyRoom checks the sessions' view of room against its stored events, hist (oldest
+// first): every message a session posted and had acknowledged is stored once, under the
+// id its ack gave; every session received runs of consecutive stored events
+// (chatclient.Checker.Verify). A rejoin that was not recovered is a problem unless
+// gapsTold: then the client was told of the gap, as the protocol allows.
+func VerifyRoom(room string, hist []chatclient.Msg, sessions []*chatclient.Session, gapsTold bool) []string {
 	var problems []string
 	byID := map[uint64]string{}
-	refs := map[string]uint64{}
+	keys := map[string]uint64{}
 	var ids []uint64
 	for _, e := range hist {
+		ids = append(ids, e.ID)
 		if e.Type != "message" {
 			continue
 		}
-		ref, _, _ := strings.Cut(e.Message, " ")
-		if prev, dup := refs[ref]; dup {
-			problems = append(problems, fmt.Sprintf("%s: ref %s stored twice, as %d and %d", room, ref, prev, e.ID))
+		key, _, _ := strings.Cut(e.Message, " ")
+		if prev, dup := keys[key]; dup {
+			problems = append(problems, fmt.Sprintf("%s: message %s stored twice, as %d and %d", room, key, prev, e.ID))
 		}
-		refs[ref], byID[e.ID] = e.ID, ref
-		ids = append(ids, e.ID)
+		keys[key], byID[e.ID] = e.ID, key
 	}
-	for i, c := range l.Clients {
-		if i%l.cfg.Rooms != r {
-			continue
-		}
-		for ref, id := range c.Acked() {
-			if byID[id] != ref {
-				problems = append(problems, fmt.Sprintf("%s: acknowledged %s (id %d) is not in history (id %d holds %q)", room, ref, id, id, byID[id]))
+	for _, c := range sessions {
+		for ref, a := range c.Acked() {
+			key := chatclient.MessageKey(c.User(), c.ID(), ref)
+			if a.Room == room && byID[a.ID] != key {
+				problems = append(problems, fmt.Sprintf("%s: acknowledged %s (id %d) is not in history (id %d holds %q)", room, key, a.ID, a.ID, byID[a.ID]))
 			}
 		}
-		rl := c.Room(room)
-		i0, _ := slices.BinarySearch(ids, rl.Start+1)
-		if want := ids[i0:]; !slices.Equal(rl.Msgs, want) {
-			problems = append(problems, fmt.Sprintf("%s: %s holds %d messages after id %d, history has %d: %s",
-				room, c.User(), len(rl.Msgs), rl.Start, len(want), firstDiff(rl.Msgs, want)))
+		problems = append(problems, c.Check().Verify(room, ids)...)
+		if gapsTold {
+			continue
+		}
+		for _, g := range c.Room(room).Gaps {
+			problems = append(problems, fmt.Sprintf("%s: %s rejoined since %d and was not recovered (first id %d)", room, c.User(), g.Since, g.First))
 		}
 	}
 	return problems
 }
 
-func firstDiff(got, want []uint64) string {
-	for i := range min(len(got), len(want)) {
-		if got[i] != want[i] {
-			return fmt.Sprintf("first difference at %d: got id %d, history %d", i, got[i], want[i])
-		}
+// Newest is the id of room's newest stored event (0 when it has none), through base's
+// HTTP API.
+func Newest(base, room string) (uint64, error) {
+	var page struct {
+		Events []chatclient.Msg `json:"events"`
 	}
-	return fmt.Sprintf("one is a prefix of the other (got %d, history %d)", len(got), len(want))
+	q := url.Values{"chatroomId": {room}, "limit": {"1"}}
+	if err := getJSON(base+"/history?"+q.Encode(), &page); err != nil {
+		return 0, fmt.Errorf("history of %s: %w", room, err)
+	}
+	if len(page.Events) == 0 {
+		return 0, nil
+	}
+	return page.Events[len(page.Events)-1].ID, nil
 }
 
-// history reads room's stored events with id > after (all of them for 0 would be too many:
-// after 0 reads only the newest page), oldest first, through the load balancer's HTTP API.
-func (l *Load) history(room string, after uint64) ([]Frame, error) {
-	return History(l.cfg.HTTP, room, after)
+// History pages backwards through room's history at base (GET /history) and returns its
+// stored events with id > after (every one for 0), oldest first.
+func History(base, room string, after uint64) ([]chatclient.Msg, error) {
+	return HistoryAs(base, room, "", after)
 }
 
-// History pages backwards through room's history at base (GET /history) until it reaches
-// id after; after 0 returns the newest page only.
-func History(base, room string, after uint64) ([]Frame, error) {
-	var out []Frame
+// HistoryAs is History as user (open mode's &user=, which a private room needs: one of its
+// two users).
+func HistoryAs(base, room, user string, after uint64) ([]chatclient.Msg, error) {
+	var out []chatclient.Msg
 	before := ""
 	for {
 		q := url.Values{"chatroomId": {room}, "limit": {"1000"}}
+		if user != "" {
+			q.Set("user", user)
+		}
 		if before != "" {
 			q.Set("before", before)
 		}
 		var page struct {
-			Events []Frame `json:"events"`
+			Events []chatclient.Msg `json:"events"`
 		}
 		if err := getJSON(base+"/history?"+q.Encode(), &page); err != nil {
 			return nil, fmt.Errorf("history of %s: %w", room, err)
 		}
 		out = append(page.Events, out...)
-		if len(page.Events) == 0 || after == 0 || page.Events[0].ID <= after+1 {
+		if len(page.Events) < 1000 || page.Events[0].ID <= after+1 {
 			break
 		}
 		before = strconv.FormatUint(page.Events[0].ID, 10)

@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"github.com/chathub/chathub/internal/chatclient"
 	"slices"
 	"sync"
 	"testing"
@@ -20,9 +21,9 @@ func TestNATSClusterRestart(t *testing.T) {
 	l := startLoad(t, c, "restart")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	alice := runClient(t, ctx, ClientConfig{URL: c.LBWS(), User: "alice", Reconnect: true})
-	bob := runClient(t, ctx, ClientConfig{URL: c.LBWS(), User: "bob", Reconnect: true})
-	carol := runClient(t, ctx, ClientConfig{URL: c.LBWS(), User: "carol", Reconnect: true})
+	alice := runClient(t, ctx, chatclient.Config{URL: c.LBWS(), User: "alice", Reconnect: true})
+	bob := runClient(t, ctx, chatclient.Config{URL: c.LBWS(), User: "bob", Reconnect: true})
+	carol := runClient(t, ctx, chatclient.Config{URL: c.LBWS(), User: "carol", Reconnect: true})
 	dm, msgID := makePrivate(t, ctx, alice, bob)
 	steady(t, l, 1000)
 
@@ -89,7 +90,7 @@ func TestNATSClusterRestart(t *testing.T) {
 }
 
 // makePrivate makes the private room of a and b and posts one message to it.
-func makePrivate(t *testing.T, ctx context.Context, a, b *Client) (room string, msgID uint64) {
+func makePrivate(t *testing.T, ctx context.Context, a, b *chatclient.Session) (room string, msgID uint64) {
 	t.Helper()
 	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -115,26 +116,30 @@ func makePrivate(t *testing.T, ctx context.Context, a, b *Client) (room string, 
 
 // checkPrivate checks that room is listed by rooms for its members and joinable by them with
 // its message msgID, and neither listed nor joinable for the outsider.
-func checkPrivate(t *testing.T, ctx context.Context, room string, msgID uint64, a, b, outsider *Client) {
+func checkPrivate(t *testing.T, ctx context.Context, room string, msgID uint64, a, b, outsider *chatclient.Session) {
 	t.Helper()
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for _, cl := range []*Client{a, b, outsider} {
+	for _, cl := range []*chatclient.Session{a, b, outsider} {
 		member := cl != outsider
 		f, err := retryUnavailable(rctx, cl, map[string]any{"type": "rooms"})
 		if err != nil {
 			t.Fatalf("rooms of %s: %v", cl.User(), err)
 		}
-		listed := slices.ContainsFunc(f.Rooms, func(r protocol.RoomInfo) bool { return r.ChatroomID == room && r.Private })
+		list, err := f.RoomList()
+		if err != nil {
+			t.Fatalf("rooms of %s: %v", cl.User(), err)
+		}
+		listed := slices.ContainsFunc(list, func(r protocol.RoomInfo) bool { return r.ChatroomID == room && r.Private })
 		if listed != member {
-			t.Errorf("rooms of %s lists %s: %v, want %v (%+v)", cl.User(), room, listed, member, f.Rooms)
+			t.Errorf("rooms of %s lists %s: %v, want %v (%+v)", cl.User(), room, listed, member, list)
 		}
 		f, err = retryUnavailable(rctx, cl, map[string]any{"type": "join", "chatroomId": room})
 		if err != nil {
 			t.Fatalf("join %s by %s: %v", room, cl.User(), err)
 		}
 		switch {
-		case member && (f.Type != "joined" || !slices.ContainsFunc(f.Events, func(e Frame) bool { return e.ID == msgID })):
+		case member && (f.Type != "joined" || !slices.ContainsFunc(f.Events, func(e chatclient.Msg) bool { return e.ID == msgID })):
 			t.Errorf("join %s by member %s: %+v, want joined with event %d", room, cl.User(), f, msgID)
 		case !member && (f.Type != "error" || f.Code != "forbidden"):
 			t.Errorf("join %s by outsider %s: %+v, want forbidden", room, cl.User(), f)
@@ -144,11 +149,16 @@ func checkPrivate(t *testing.T, ctx context.Context, room string, msgID uint64, 
 
 // retryUnavailable sends cmd until the reply is not the error unavailable ("retry later"), as
 // a careful client does while the cluster's key-value buckets still elect their leaders.
-func retryUnavailable(ctx context.Context, cl *Client, cmd map[string]any) (Frame, error) {
+func retryUnavailable(ctx context.Context, cl *chatclient.Session, cmd map[string]any) (chatclient.Msg, error) {
 	for {
 		f, err := cl.Request(ctx, cmd)
-		if err != nil || f.Type != "error" || f.Code != "unavailable" || !sleepCtx(ctx, 200*time.Millisecond) {
+		if err != nil || f.Type != "error" || f.Code != "unavailable" {
 			return f, err
+		}
+		select {
+		case <-ctx.Done():
+			return f, err
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

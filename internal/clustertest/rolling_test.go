@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"fmt"
+	"github.com/chathub/chathub/internal/chatclient"
 	"testing"
 	"time"
 )
@@ -13,7 +14,7 @@ func TestRollingRestart(t *testing.T) {
 	l := startLoad(t, c, "roll")
 	steady(t, l, 500)
 	for i, g := range c.Gateways {
-		on := map[*Client]bool{}
+		on := map[*chatclient.Session]bool{}
 		for _, cl := range l.Clients {
 			if cl.Gateway() == g.ID {
 				on[cl] = true

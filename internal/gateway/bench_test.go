@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chathub/chathub/internal/chatclient"
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
 	"github.com/chathub/chathub/internal/history"
@@ -31,24 +32,24 @@ func BenchmarkFanout(b *testing.B) {
 	var got atomic.Int64
 	var disorder atomic.Int64
 	var wg sync.WaitGroup
-	conns := make([]*ws, clients)
+	conns := make([]*chatclient.Conn, clients)
 	for i := range clients {
 		room := fmt.Sprint("room-", i%rooms)
 		joined := make(chan struct{})
 		var last uint64
-		c, err := dialWS(ctx, g.URL(), fmt.Sprint("u", i), "s", func(line []byte) {
-			id := lineID(line)
-			if id == 0 {
-				if isJoined(line) {
+		var o chatclient.Object
+		c, err := dialLines(ctx, g.URL(), fmt.Sprint("u", i), "s", func(line []byte) {
+			if chatclient.Scan(line, &o) != nil || !o.HasID {
+				if string(o.Type) == "joined" {
 					close(joined)
 				}
 				return
 			}
-			if id <= last {
+			if o.ID <= last {
 				disorder.Add(1)
 			}
-			last = id
-			if field(line, "type")[0] == 'm' {
+			last = o.ID
+			if string(o.Type) == "message" {
 				got.Add(1)
 			}
 		})
@@ -56,25 +57,27 @@ func BenchmarkFanout(b *testing.B) {
 			b.Fatal(err)
 		}
 		conns[i] = c
-		if err := c.send(ctx, map[string]any{"type": "join", "chatroomId": room}); err != nil {
+		if err := c.Send(ctx, map[string]any{"type": "join", "chatroomId": room}); err != nil {
 			b.Fatal(err)
 		}
 		<-joined
 	}
 	b.Cleanup(func() {
 		for _, c := range conns {
-			c.conn.CloseNow()
+			c.Cut()
 		}
 	})
 
-	pubs := make([]*ws, rooms*pubsPerRoom)
+	pubs := make([]*chatclient.Conn, rooms*pubsPerRoom)
 	acks := make([]chan struct{}, len(pubs))
 	for i := range pubs {
 		acks[i] = make(chan struct{}, window)
 		joined := make(chan struct{})
 		ackc := acks[i]
-		c, err := dialWS(ctx, g.URL(), fmt.Sprint("pub", i), "s", func(line []byte) {
-			switch string(field(line, "type")) {
+		var o chatclient.Object
+		c, err := dialLines(ctx, g.URL(), fmt.Sprint("pub", i), "s", func(line []byte) {
+			chatclient.Scan(line, &o)
+			switch string(o.Type) {
 			case "joined":
 				close(joined)
 			case "ack":
@@ -87,7 +90,7 @@ func BenchmarkFanout(b *testing.B) {
 			b.Fatal(err)
 		}
 		pubs[i] = c
-		if err := c.send(ctx, map[string]any{"type": "join", "chatroomId": fmt.Sprint("room-", i%rooms)}); err != nil {
+		if err := c.Send(ctx, map[string]any{"type": "join", "chatroomId": fmt.Sprint("room-", i%rooms)}); err != nil {
 			b.Fatal(err)
 		}
 		<-joined
@@ -108,7 +111,7 @@ func BenchmarkFanout(b *testing.B) {
 					out--
 				}
 				msg := fmt.Sprintf(`{"type":"message","chatroomId":%q,"message":"hello %d","ref":"%d"}`, room, k, k)
-				if err := p.conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+				if err := p.WS.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 					panic(err)
 				}
 				out++

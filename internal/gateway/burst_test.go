@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chathub/chathub/internal/chatclient"
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
 	"github.com/coder/websocket"
@@ -36,6 +36,7 @@ const (
 // burstReader follows the burst in one connection's reading goroutine: message i of a
 // publisher must be the i-th it sees of that publisher, with a growing id. Nothing is kept.
 type burstReader struct {
+	o      chatclient.Object
 	joined chan struct{}
 	all    chan struct{} // closed at the last message
 	n      int           // messages seen
@@ -50,14 +51,13 @@ func newBurstReader() *burstReader {
 }
 
 func (r *burstReader) onLine(line []byte) {
-	id := lineID(line)
-	if id == 0 {
-		if bytes.HasPrefix(line, []byte(`{"type":"joined"`)) {
+	if chatclient.Scan(line, &r.o) != nil || !r.o.HasID {
+		if string(r.o.Type) == "joined" {
 			r.once.Do(func() { close(r.joined) })
 		}
 		return
 	}
-	text := field(line, "message")
+	id, text := r.o.ID, r.o.Message
 	if text == nil || r.err != nil {
 		return // a presence event, or already wrong
 	}
@@ -94,14 +94,14 @@ func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 	defer cancel()
 
 	readers := make([]*burstReader, burstReaders)
-	conns := make([]*ws, burstReaders)
+	conns := make([]*chatclient.Conn, burstReaders)
 	for i := range readers {
 		readers[i] = newBurstReader()
-		c, err := dialWS(ctx, g.URL(), fmt.Sprint("reader", i), "s", readers[i].onLine)
+		c, err := dialLines(ctx, g.URL(), fmt.Sprint("reader", i), "s", readers[i].onLine)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.conn.CloseNow() })
+		t.Cleanup(func() { c.Cut() })
 		conns[i] = c
 		joinAndWait(t, ctx, c, readers[i].joined)
 	}
@@ -110,9 +110,9 @@ func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 	slow := newBurstReader()
 	release := make(chan struct{})
 	var slowStopped atomic.Bool
-	sc, err := dialWSReadBuffer(ctx, g.ListenSendBuffer(t, slowBuffer), "slow", "s", slowBuffer, func(line []byte) {
+	sc, err := dialLinesReadBuffer(ctx, g.ListenSendBuffer(t, slowBuffer), "slow", "s", slowBuffer, func(line []byte) {
 		slow.onLine(line)
-		if !slowStopped.Load() && isJoined(line) {
+		if !slowStopped.Load() && string(slow.o.Type) == "joined" {
 			slowStopped.Store(true)
 			<-release
 		}
@@ -120,7 +120,7 @@ func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sc.conn.CloseNow() })
+	t.Cleanup(func() { sc.Cut() })
 	defer func() {
 		select {
 		case <-release:
@@ -152,8 +152,8 @@ func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 	for i, r := range readers {
 		select {
 		case <-r.all:
-		case <-conns[i].done:
-			t.Fatalf("reader %d ended after %d messages: %v", i, r.n, conns[i].err)
+		case <-conns[i].Done():
+			t.Fatalf("reader %d ended after %d messages: %v", i, r.n, conns[i].Err())
 		case <-ctx.Done():
 			t.Fatalf("reader %d has %d of %d (err %v)", i, r.n, burstN, r.err)
 		}
@@ -173,10 +173,10 @@ func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 	// soon as the readers are done would let it read on whenever they finish sooner.
 	waitMetric(t, ctx, g.HTTP(), "chat_slow_consumer_closes_total", 1)
 	close(release)
-	if err := sc.wait(chattest.Timeout); err != nil && websocket.CloseStatus(err) == -1 && !isCut(err) {
+	if err := waitEnd(sc, chattest.Timeout); err != nil && websocket.CloseStatus(err) == -1 && !isCut(err) {
 		t.Errorf("slow reader: %v", err)
 	}
-	code := websocket.CloseStatus(sc.err)
+	code := sc.CloseCode()
 	if slow.n >= burstN {
 		t.Errorf("slow reader received all %d messages: it was never cut", slow.n)
 	}
@@ -189,7 +189,7 @@ func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 
 	after := heapInuse()
 	t.Logf("20,000 messages: stored in %v, delivered to %d readers in %v; slow reader got %d and ended with %d (%v); heap in use %d MB before, %d MB peak, %d MB after; total %v",
-		stored.Round(time.Millisecond), burstReaders, delivered.Round(time.Millisecond), slow.n, code, sc.err,
+		stored.Round(time.Millisecond), burstReaders, delivered.Round(time.Millisecond), slow.n, code, sc.Err(),
 		base>>20, peakHeap>>20, after>>20, time.Since(start).Round(time.Millisecond))
 	if peakHeap > 200<<20 {
 		t.Errorf("heap in use peaked at %d MB, want < 200 MB", peakHeap>>20)
@@ -202,7 +202,7 @@ func TestBurstReachesEveryReaderThatKeepsUp(t *testing.T) {
 // burstPublisher pipelines its share of the burst on its own connection and counts acks.
 type burstPublisher struct {
 	i     int
-	c     *ws
+	c     *chatclient.Conn
 	acks  atomic.Int64
 	acked chan struct{}
 	err   atomic.Value // the first error reply
@@ -213,8 +213,10 @@ const burstShare = burstN / burstPubs
 func startBurstPublisher(t *testing.T, ctx context.Context, wsURL string, i int) *burstPublisher {
 	p := &burstPublisher{i: i, acked: make(chan struct{})}
 	joined := make(chan struct{})
-	c, err := dialWS(ctx, wsURL, fmt.Sprint("publisher", i), "s", func(line []byte) {
-		switch string(field(line, "type")) {
+	var o chatclient.Object
+	c, err := dialLines(ctx, wsURL, fmt.Sprint("publisher", i), "s", func(line []byte) {
+		chatclient.Scan(line, &o)
+		switch string(o.Type) {
 		case "joined":
 			close(joined)
 		case "ack":
@@ -228,7 +230,7 @@ func startBurstPublisher(t *testing.T, ctx context.Context, wsURL string, i int)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.conn.CloseNow() })
+	t.Cleanup(func() { c.Cut() })
 	p.c = c
 	joinAndWait(t, ctx, c, joined)
 	return p
@@ -239,15 +241,15 @@ func (p *burstPublisher) publish(ctx context.Context) error {
 	pad := strings.Repeat("x", burstPad)
 	for i := range burstShare {
 		msg := fmt.Sprintf(`{"type":"message","chatroomId":"burst","message":"m-%d-%05d %s","ref":"%d"}`, p.i, i, pad, i)
-		if err := p.c.conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		if err := p.c.WS.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 			return fmt.Errorf("publisher %d, message %d: %w (acks %d, reader: %v, error reply: %v)",
-				p.i, i, err, p.acks.Load(), p.c.wait(time.Second), p.err.Load())
+				p.i, i, err, p.acks.Load(), waitEnd(p.c, time.Second), p.err.Load())
 		}
 	}
 	select {
 	case <-p.acked:
-	case <-p.c.done:
-		return fmt.Errorf("publisher %d: connection ended after %d acks: %v (%v)", p.i, p.acks.Load(), p.c.err, p.err.Load())
+	case <-p.c.Done():
+		return fmt.Errorf("publisher %d: connection ended after %d acks: %v (%v)", p.i, p.acks.Load(), p.c.Err(), p.err.Load())
 	case <-ctx.Done():
 		return fmt.Errorf("publisher %d: %d acks of %d (%v)", p.i, p.acks.Load(), burstShare, p.err.Load())
 	}
@@ -257,23 +259,21 @@ func (p *burstPublisher) publish(ctx context.Context) error {
 	return nil
 }
 
-func isJoined(line []byte) bool { return bytes.HasPrefix(line, []byte(`{"type":"joined"`)) }
-
 // isCut reports whether err is a connection that ended without a close frame.
 func isCut(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "use of closed")
 }
 
-func joinAndWait(t *testing.T, ctx context.Context, c *ws, joined chan struct{}) {
+func joinAndWait(t *testing.T, ctx context.Context, c *chatclient.Conn, joined chan struct{}) {
 	t.Helper()
-	if err := c.send(ctx, map[string]any{"type": "join", "chatroomId": "burst"}); err != nil {
+	if err := c.Send(ctx, map[string]any{"type": "join", "chatroomId": "burst"}); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-joined:
-	case <-c.done:
-		t.Fatalf("connection ended before joined: %v", c.err)
+	case <-c.Done():
+		t.Fatalf("connection ended before joined: %v", c.Err())
 	case <-ctx.Done():
 		t.Fatal("no joined reply")
 	}
@@ -335,15 +335,13 @@ func waitMetric(t testing.TB, ctx context.Context, base, name string, want float
 	}
 }
 
-// dialWSReadBuffer is dialWS with the client socket's receive buffer set to rcvbuf bytes.
-func dialWSReadBuffer(ctx context.Context, wsURL, user, session string, rcvbuf int, onLine func([]byte)) (*ws, error) {
+// dialLinesReadBuffer is dialLines with the client socket's receive buffer set to rcvbuf bytes.
+func dialLinesReadBuffer(ctx context.Context, wsURL, user, session string, rcvbuf int, onLine func([]byte)) (*chatclient.Conn, error) {
 	conn, _, err := chattest.DialRaw(ctx, wsURL, url.Values{"user": {user}, "session": {session}}, nil, rcvbuf)
 	if err != nil {
 		return nil, err
 	}
-	c := &ws{conn: conn, done: make(chan struct{})}
-	go c.read(onLine)
-	return c, nil
+	return chatclient.Wrap(conn, chatclient.Options{OnLine: onLine}), nil
 }
 
 // metric reads one unlabelled metric from the gateway's /metrics.

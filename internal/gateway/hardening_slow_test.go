@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chathub/chathub/internal/chatclient"
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
 	"github.com/coder/websocket"
@@ -70,7 +71,7 @@ func (c *counter) read() {
 			c.done <- err
 			return
 		}
-		for line := range bytes.SplitSeq(data, []byte("\n")) {
+		for line := range chatclient.Lines(data) {
 			switch {
 			case bytes.HasPrefix(line, []byte(`{"id":`)) && bytes.Contains(line, msgTag):
 				c.msgs.Add(1)

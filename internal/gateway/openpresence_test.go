@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"testing"
@@ -31,7 +33,12 @@ func openRefused(t *testing.T, g *chattest.Gateway, q url.Values) (frames []stri
 		if err != nil {
 			return frames, websocket.CloseStatus(err)
 		}
-		frames = append(frames, string(field(data, "type"))+" "+string(field(data, "code")))
+		for line := range bytes.SplitSeq(data, []byte("\n")) {
+			var o struct{ Type, Code string }
+			if json.Unmarshal(line, &o) == nil {
+				frames = append(frames, o.Type+" "+o.Code)
+			}
+		}
 	}
 }
 

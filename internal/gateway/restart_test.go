@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/chathub/chathub/internal/chatclient"
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
 )
@@ -76,8 +77,8 @@ func TestRestartKeepsHistoryRoomsAndPrivateRooms(t *testing.T) {
 	if code := restartGet(t, g.HTTP()+"/history?chatroomId=lobby&limit=1000", &after); code != http.StatusOK {
 		t.Fatalf("GET /history: %d", code)
 	}
-	if !slices.Equal(idsOf(after.Events), idsOf(before.Events)) || !containsAll(idsOf(after.Events), lobby) {
-		t.Fatalf("lobby history after restart %v, before %v", idsOf(after.Events), idsOf(before.Events))
+	if !slices.Equal(chatclient.IDs(after.Events), chatclient.IDs(before.Events)) || !containsAll(chatclient.IDs(after.Events), lobby) {
+		t.Fatalf("lobby history after restart %v, before %v", chatclient.IDs(after.Events), chatclient.IDs(before.Events))
 	}
 	var pub struct{ Rooms []roomEntry }
 	restartGet(t, g.HTTP()+"/rooms", &pub)
@@ -98,7 +99,7 @@ func TestRestartKeepsHistoryRoomsAndPrivateRooms(t *testing.T) {
 		t.Fatalf("bob's rooms after restart: %+v", rooms)
 	}
 	bj := bob.Join(dm)
-	if !bj.Private || bj.Peer != "alice" || !containsAll(idsOf(bj.Events), secret) {
+	if !bj.Private || bj.Peer != "alice" || !containsAll(chatclient.IDs(bj.Events), secret) {
 		t.Fatalf("bob joins %s after restart: %s", dm, bj.Raw)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/chathub/chathub/internal/chatclient"
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
 )
@@ -41,7 +42,7 @@ func (j *joiner) take(typ, ref string) {
 		case m.Type == "left" && typ == "left" && m.Ref == ref:
 			return
 		case m.Type == "joined" && typ == "joined" && m.Ref == ref:
-			j.episodes = append(j.episodes, idsOf(m.Events))
+			j.episodes = append(j.episodes, chatclient.IDs(m.Events))
 			return
 		case m.ID != 0 && m.ChatroomID == "busy" && len(j.episodes) > 0:
 			j.episodes[len(j.episodes)-1] = append(j.episodes[len(j.episodes)-1], m.ID)
@@ -98,12 +99,12 @@ func TestJoinUnderLoadHasNoGapNoDuplicate(t *testing.T) {
 			for _, e := range j.episodes {
 				chain = append(chain, e...)
 			}
-			if err := contiguous(all, chain); err != nil {
+			if err := chatclient.Contiguous(all, chain); err != nil {
 				t.Errorf("u%d (re-joins with since), all episodes: %v", n, err)
 			}
 		}
 		for i, e := range j.episodes {
-			if err := contiguous(all, e); err != nil {
+			if err := chatclient.Contiguous(all, e); err != nil {
 				t.Errorf("u%d episode %d (%d events): %v\n%v", n, i, len(e), err, e)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/chathub/chathub/internal/chatclient"
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
 )
@@ -89,15 +90,15 @@ func TestResumeGetsExactlyTheMissedEventsThenLive(t *testing.T) {
 	if !j.Recovered {
 		t.Fatalf("joined not recovered: %s", j.Raw)
 	}
-	if got, want := idsOf(j.Events), after(storedIDs(t, st, "lobby"), d.lastSeen); !slices.Equal(got, want) {
+	if got, want := chatclient.IDs(j.Events), chatclient.After(storedIDs(t, st, "lobby"), d.lastSeen); !slices.Equal(got, want) {
 		t.Fatalf("joined events %v, want every stored event after %d: %v", got, d.lastSeen, want)
 	}
-	if got := idsOf(j.Events); !slices.Equal(got, d.missedIDs) {
+	if got := chatclient.IDs(j.Events); !slices.Equal(got, d.missedIDs) {
 		t.Fatalf("a reconnect within the grace period stored presence events: joined %v, missed posts %v", got, d.missedIDs)
 	}
 	live := postN(t, d.alice, "lobby", 5, "live-")
-	got := append(idsOf(j.Events), collect(t, bob, "lobby", live[len(live)-1])...)
-	if want := after(storedIDs(t, st, "lobby"), d.lastSeen); !slices.Equal(got, want) {
+	got := append(chatclient.IDs(j.Events), collect(t, bob, "lobby", live[len(live)-1])...)
+	if want := chatclient.After(storedIDs(t, st, "lobby"), d.lastSeen); !slices.Equal(got, want) {
 		t.Fatalf("joined+live %v, want %v", got, want)
 	}
 	for _, m := range bob.Pending() {
@@ -120,12 +121,12 @@ func TestResumeGapLargerThanLimitIsNotRecovered(t *testing.T) {
 		t.Fatalf("joined recovered with 30 missing and limit 7: %s", j.Raw)
 	}
 	all := storedIDs(t, st, "lobby")
-	if got, want := idsOf(j.Events), all[len(all)-7:]; !slices.Equal(got, want) {
+	if got, want := chatclient.IDs(j.Events), all[len(all)-7:]; !slices.Equal(got, want) {
 		t.Fatalf("joined events %v, want the latest 7 %v", got, want)
 	}
 	// Exactly limit missing is still recovered.
 	j = resumeJoin(bob, "lobby", all[len(all)-8], 7)
-	if !j.Recovered || !slices.Equal(idsOf(j.Events), all[len(all)-7:]) {
+	if !j.Recovered || !slices.Equal(chatclient.IDs(j.Events), all[len(all)-7:]) {
 		t.Fatalf("7 missing with limit 7: %s", j.Raw)
 	}
 	live := postN(t, d.alice, "lobby", 3, "live-")
@@ -167,7 +168,7 @@ func TestResumeAcrossGateways(t *testing.T) {
 	p := startPoster(t, gw2.URL(), "carol", "lobby", 8)
 	p.waitCount(t, 20)
 	// Bob reads a while on gw1, then his connection drops.
-	seen := idsOf(j.Events)
+	seen := chatclient.IDs(j.Events)
 	for len(seen) < 30 {
 		if m := bob.Next(); m.ID != 0 && m.ChatroomID == "lobby" {
 			seen = append(seen, m.ID)
@@ -189,12 +190,12 @@ func TestResumeAcrossGateways(t *testing.T) {
 	p.waitCount(t, p.count()+20)
 	acked := p.finish(t)
 	end := acked[len(acked)-1]
-	got := append(idsOf(j2.Events), collect(t, bob2, "lobby", end)...)
+	got := append(chatclient.IDs(j2.Events), collect(t, bob2, "lobby", end)...)
 	all := storedIDs(t, st, "lobby")
-	if err := contiguous(all, append(seen, got...)); err != nil {
+	if err := chatclient.Contiguous(all, append(seen, got...)); err != nil {
 		t.Fatalf("bob's events over both gateways: %v\nseen %v\nresumed %v", err, seen, got)
 	}
-	if want := after(all, last); !slices.Equal(got, want) {
+	if want := chatclient.After(all, last); !slices.Equal(got, want) {
 		t.Fatalf("resumed %v, want %v", got, want)
 	}
 }

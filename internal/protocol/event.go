@@ -59,3 +59,12 @@ func WithID(stored []byte, id uint64) []byte {
 func CloseEvent() []byte {
 	return (&Event{Type: TypeClose, UnixTime: time.Now().Unix()}).Marshal()
 }
+
+// Stored reports whether events of this type go to the durable stream.
+func Stored(typ string) bool {
+	switch typ {
+	case TypeMessage, TypeJoin, TypeAdd, TypeRemove, TypeLeave:
+		return true
+	}
+	return false
+}

@@ -1,4 +1,4 @@
-package main
+package chatclient
 
 import (
 	"bytes"
@@ -6,27 +6,27 @@ import (
 	"errors"
 )
 
-// object holds the fields of one gateway JSON object that chatload looks at.
-// Byte slices point into the frame being read: they are valid until the next
-// frame. Decoding with encoding/json would cost several allocations and a few
-// microseconds per event; this scanner costs neither, which matters when a
-// thousand receivers share two cores.
-type object struct {
-	typ, room, message, ref, code []byte
-	id                            int64
-	hasID                         bool
-	recovered                     bool
-	events                        []byte // the raw array of a joined or history reply
+// Object holds the fields of one gateway object that a hot path looks at. Byte slices
+// point into the frame being read: they are valid until the next frame. Decoding with
+// encoding/json costs several allocations and a few microseconds per event; Scan costs
+// neither, which matters when a thousand receivers share two cores (cmd/chatload).
+type Object struct {
+	Type, Room, Message, Ref, Code, User, Session []byte
+	ID                                            uint64
+	HasID                                         bool
+	Recovered                                     bool
+	Events                                        []byte // the raw array of a joined or history reply
 }
 
-var errSyntax = errors.New("chatload: malformed JSON from gateway")
+// ErrSyntax is a malformed object from a gateway.
+var ErrSyntax = errors.New("chatclient: malformed JSON from gateway")
 
-// parseObject fills o from the JSON object in b, skipping unknown fields.
-func parseObject(b []byte, o *object) error {
-	*o = object{}
+// Scan fills o from the JSON object in b, skipping unknown fields.
+func Scan(b []byte, o *Object) error {
+	*o = Object{}
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return errSyntax
+		return ErrSyntax
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
@@ -35,11 +35,11 @@ func parseObject(b []byte, o *object) error {
 	for i < len(b) {
 		key, next, err := scanValue(b, i)
 		if err != nil || b[i] != '"' {
-			return errSyntax
+			return ErrSyntax
 		}
 		i = skipSpace(b, next)
 		if i >= len(b) || b[i] != ':' {
-			return errSyntax
+			return ErrSyntax
 		}
 		i = skipSpace(b, i+1)
 		start := i
@@ -52,36 +52,40 @@ func parseObject(b []byte, o *object) error {
 			return nil
 		}
 		if i >= len(b) || b[i] != ',' {
-			return errSyntax
+			return ErrSyntax
 		}
 		i = skipSpace(b, i+1)
 	}
-	return errSyntax
+	return ErrSyntax
 }
 
-func (o *object) set(key, v []byte) {
+func (o *Object) set(key, v []byte) {
 	switch string(key) {
 	case "type":
-		o.typ = unquote(v)
+		o.Type = unquote(v)
 	case "chatroomId":
-		o.room = unquote(v)
+		o.Room = unquote(v)
 	case "message":
-		o.message = unquote(v)
+		o.Message = unquote(v)
 	case "ref":
-		o.ref = unquote(v)
+		o.Ref = unquote(v)
 	case "code":
-		o.code = unquote(v)
+		o.Code = unquote(v)
+	case "userId":
+		o.User = unquote(v)
+	case "sessionId":
+		o.Session = unquote(v)
 	case "id":
-		o.id, o.hasID = parseInt(v)
+		o.ID, o.HasID = parseUint(v)
 	case "recovered":
-		o.recovered = string(v) == "true"
+		o.Recovered = string(v) == "true"
 	case "events":
-		o.events = v
+		o.Events = v
 	}
 }
 
-// unquote returns the contents of a JSON string. Strings with escapes are rare
-// here (room ids and chatload's own bodies have none) and take the slow path.
+// unquote returns the contents of a JSON string. Strings with escapes are rare here (room
+// ids and generated bodies have none) and take the slow path.
 func unquote(v []byte) []byte {
 	if len(v) < 2 || v[0] != '"' {
 		return nil
@@ -97,16 +101,16 @@ func unquote(v []byte) []byte {
 	return []byte(s)
 }
 
-func parseInt(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
+func parseUint(v []byte) (uint64, bool) {
+	if len(v) == 0 || len(v) > 19 {
 		return 0, false
 	}
-	var n int64
+	var n uint64
 	for _, c := range v {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
+		n = n*10 + uint64(c-'0')
 	}
 	return n, true
 }
@@ -121,7 +125,7 @@ func skipSpace(b []byte, i int) int {
 // scanValue returns the value starting at b[i] and the index just past it.
 func scanValue(b []byte, i int) ([]byte, int, error) {
 	if i >= len(b) {
-		return nil, i, errSyntax
+		return nil, i, ErrSyntax
 	}
 	start := i
 	switch b[i] {
@@ -134,11 +138,11 @@ func scanValue(b []byte, i int) ([]byte, int, error) {
 			i++
 		}
 		if i == start {
-			return nil, i, errSyntax
+			return nil, i, ErrSyntax
 		}
 	}
 	if i < 0 {
-		return nil, i, errSyntax
+		return nil, i, ErrSyntax
 	}
 	return b[start:i], i, nil
 }
@@ -189,11 +193,11 @@ func scanNested(b []byte, i int) int {
 	return -1
 }
 
-// forEachElement calls fn with each element of the JSON array arr.
-func forEachElement(arr []byte, fn func(elem []byte) error) error {
+// Elements calls fn with each element of the JSON array arr.
+func Elements(arr []byte, fn func(elem []byte) error) error {
 	i := skipSpace(arr, 0)
 	if i >= len(arr) || arr[i] != '[' {
-		return errSyntax
+		return ErrSyntax
 	}
 	i = skipSpace(arr, i+1)
 	for i < len(arr) && arr[i] != ']' {
