@@ -93,11 +93,13 @@ func TestPendingOverflowCuts(t *testing.T) {
 	})
 }
 
-// A reply that does not fit cuts the session and removes it.
+// The events that follow a joined reply (its tail and the live events held meanwhile) count
+// against the session's budget: when they do not fit, the session is cut and removed. The
+// reply itself never counts.
 func TestJoinedOverflowCuts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fx := newFixture(t, Config{})
-		a, b := fx.conn("alice", "s1", 64), fx.conn("bob", "s1", 2)
+		a, b := fx.conn("alice", "s1", 64), fx.conn("bob", "s1", 1)
 		fx.open(a, "lobby", 0)
 		tk := fx.join(b, "lobby", 0)
 		fx.deliver("lobby", 1, 2)
