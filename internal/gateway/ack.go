@@ -14,10 +14,10 @@ const (
 	// maxUnacked is how many messages of one session may be on their way to the stream at
 	// once; the loop reads no more frames beyond it.
 	maxUnacked = 32
-	// ackWait is how long one attempt to store a message waits for the stream's answer,
-	// counted from the answer to the message before it.
-	// A message with a ref that gets none is sent again under the same message id, which
-	// the stream stores at most once, until ackTries attempts are spent.
+	// ackWait is how long one attempt to store a message waits for the stream's answer.
+	// When the oldest message gets none (a stream leader that died with the messages, a
+	// paused server), every waiting message with a ref is sent again under the same message
+	// id, which the stream stores at most once, until ackTries attempts are spent.
 	ackWait  = 5 * time.Second
 	ackTries = 2
 )
@@ -30,7 +30,7 @@ type unacked struct {
 	hdr       nats.Header // its headers
 	pending   history.Pending
 	start     time.Time // when it was first sent
-	deadline  time.Time // when the current attempt gives up; set when it becomes the oldest
+	deadline  time.Time // when the current attempt gives up
 	tries     int
 }
 
@@ -57,11 +57,6 @@ func (a *ackQueue) waits() (*unacked, <-chan *jetstream.PubAck, <-chan error, <-
 		return nil, nil, nil, nil
 	}
 	u := a.q[0]
-	if u.deadline.IsZero() {
-		// The stream answers a session's messages in order: the wait of each starts when the
-		// one before it is answered, so a long pipeline on a busy server is not a timeout.
-		u.deadline = time.Now().Add(ackWait)
-	}
 	d := time.Until(u.deadline)
 	if a.timer == nil {
 		a.timer = time.NewTimer(d)
@@ -77,7 +72,7 @@ func (c *conn) send(u *unacked) error {
 	if err != nil {
 		return err
 	}
-	u.pending, u.tries, u.deadline = p, u.tries+1, time.Time{}
+	u.pending, u.tries, u.deadline = p, u.tries+1, time.Now().Add(ackWait)
 	return nil
 }
 
@@ -87,14 +82,9 @@ func (c *conn) acked(u *unacked, ack *jetstream.PubAck) {
 	c.reply(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: u.ref, ChatroomID: u.room, ID: ack.Sequence}))
 }
 
-// notStored answers a message the stream refused or did not answer. When the stream did
-// not answer, the message may have been stored: the error says so, and a message with a
-// ref is sent again under the same message id first, which finds out.
+// notStored answers a message the stream refused, or did not answer in time (timedOut):
+// then it may have been stored, and the error says so.
 func (c *conn) notStored(u *unacked, err error, timedOut bool) {
-	if timedOut && u.msgID != "" && u.tries < ackTries && c.send(u) == nil {
-		c.acks.q = append([]*unacked{u}, c.acks.q...) // still the oldest
-		return
-	}
 	since(c.g.metrics.publish, u.start)
 	e := c.failure("message not stored", err)
 	if timedOut {
@@ -104,15 +94,38 @@ func (c *conn) notStored(u *unacked, err error, timedOut bool) {
 	c.reply(protocol.EncodeError(u.ref, e))
 }
 
+// expired handles the oldest message's deadline: the stream did not answer it, nor likely
+// the ones sent after it. Every waiting message with a ref and tries left is sent again
+// under its message id (the stream stores each at most once and answers with its id);
+// the oldest, if it cannot be, is answered as unconfirmed.
+func (c *conn) expired(u *unacked) {
+	for _, w := range c.acks.q {
+		if w.msgID != "" && w.tries < ackTries {
+			if err := c.send(w); err != nil {
+				c.log.Warn("message not sent again", "err", err)
+			}
+		}
+	}
+	if time.Now().Before(u.deadline) {
+		return // sent again: waiting anew
+	}
+	c.acks.pop()
+	c.notStored(u, errNoAnswer, true)
+}
+
 var errUnconfirmed = protocol.Errorf(protocol.CodeUnavailable,
 	"the event stream did not confirm the message in time; it may have been stored: send it again with the same ref, which stores it at most once")
 
 // settle handles what the loop heard of the oldest message.
 func (c *conn) settle(_ context.Context, u *unacked, ack *jetstream.PubAck, err error, timedOut bool) {
+	if timedOut {
+		c.expired(u)
+		return
+	}
 	c.acks.pop()
 	if ack != nil {
 		c.acked(u, ack)
 		return
 	}
-	c.notStored(u, err, timedOut)
+	c.notStored(u, err, false)
 }

@@ -95,7 +95,13 @@ func (c *conn) private(ctx context.Context, cmd *protocol.Command) *protocol.Err
 	if cmd.UserID == c.sess.User {
 		return protocol.Errorf(protocol.CodeBadRequest, "a private room needs another user")
 	}
-	room, err := c.g.control.Private(ctx, c.sess.User, cmd.UserID)
+	var room string
+	pctx, cancel := context.WithTimeout(ctx, c.g.cfg.JoinTimeout)
+	defer cancel()
+	err := whileTransient(pctx, func(ctx context.Context) (err error) {
+		room, err = c.g.control.Private(ctx, c.sess.User, cmd.UserID)
+		return err
+	})
 	if err != nil {
 		return c.failure("private room", err)
 	}

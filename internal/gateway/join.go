@@ -29,7 +29,8 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	if max := g.cfg.Limits.MaxRooms; max > 0 && !was && len(c.rooms) >= max {
 		return protocol.Errorf(protocol.CodeForbidden, "a session may be in at most %d rooms; leave one first", max)
 	}
-	if err := g.control.Access(ctx, c.sess.User, room, true); err != nil {
+	err := whileTransient(ctx, func(ctx context.Context) error { return g.control.Access(ctx, c.sess.User, room, true) })
+	if err != nil {
 		return c.failure("join", err)
 	}
 	if protocol.IsPrivate(room) && a.peer == "" {

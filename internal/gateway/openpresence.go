@@ -14,9 +14,10 @@ import (
 // or the session's records contended — the sweepers of every gateway ending a dead
 // gateway's sessions while those same sessions reconnect here. Opening tries it again a
 // few times, within a bounded time, before it gives up.
+// A stream or bucket leader election in a NATS cluster takes seconds: the tries go on for
+// as long as that.
 const (
-	openPresenceTries   = 3
-	openPresenceBackoff = 100 * time.Millisecond // then twice as long
+	openPresenceBackoff = 100 * time.Millisecond // then twice as long, up to a second
 	openPresenceTimeout = 10 * time.Second       // for all the tries
 )
 
@@ -33,7 +34,7 @@ func (c *conn) connectPresence(ctx context.Context) (*control.Takeover, error) {
 		if t != nil {
 			took = t // a later try finds the session already this connection's
 		}
-		if err == nil || try == openPresenceTries || !transient(err) {
+		if err == nil || !transient(err) {
 			return took, err
 		}
 		c.log.Info("presence not recorded yet, trying again", "try", try, "err", err)
@@ -42,7 +43,7 @@ func (c *conn) connectPresence(ctx context.Context) (*control.Takeover, error) {
 			return took, err
 		case <-time.After(backoff):
 		}
-		backoff *= 2
+		backoff = min(2*backoff, time.Second)
 	}
 }
 
@@ -70,4 +71,22 @@ func (c *conn) presenceFailed(took *control.Takeover, err error) {
 // transient reports whether a presence failure may pass by itself.
 func transient(err error) bool {
 	return history.IsOutage(err) || errors.Is(err, control.ErrContended)
+}
+
+// whileTransient runs fn, again after a short wait while it fails in a way that may pass
+// (a leader election in the NATS cluster), until ctx ends. fn must be safe to repeat.
+func whileTransient(ctx context.Context, fn func(context.Context) error) error {
+	backoff := openPresenceBackoff
+	for {
+		err := fn(ctx)
+		if err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }
