@@ -312,7 +312,7 @@ func (s *Session) onError(gen int, m Msg) {
 	delete(s.joinRefs, m.Ref)
 	s.errors["join "+m.Code]++
 	if m.Code != "unavailable" {
-		s.check.Note(room, "join refused: %s", m)
+		s.check.Note(room, "join refused on %s (connection %d): %s", s.conns[gen-1].Gateway, gen, m)
 	}
 	if !slices.Contains(s.wanted, room) || (m.Code != "unavailable" && m.Code != "internal" && m.Code != "rate_limited") {
 		return

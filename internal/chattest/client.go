@@ -47,8 +47,11 @@ func DialQuery(t testing.TB, wsURL string, q url.Values) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{Conn: conn, t: t, Check: check}
+	// The cleanup holds the socket and the checker, not the Conn: a finished test is kept
+	// until its package's tests end, and the Conn's queue is megabytes.
+	ws := conn.WS
 	t.Cleanup(func() {
-		conn.Cut()
+		ws.CloseNow()
 		for _, p := range check.Problems() {
 			t.Errorf("chattest: %s", p)
 		}
