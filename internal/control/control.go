@@ -200,7 +200,10 @@ func (p *Plane) loop(ctx context.Context) {
 			return
 		case <-beat.C:
 			if err := p.beat(ctx); err != nil {
+				// If this gateway cannot beat, the others likely cannot either (NATS is in
+				// trouble, not the gateways): a missing heartbeat means nothing for a while.
 				p.log.Warn("heartbeat failed", "err", err)
+				sw.blind(p.cfg.Now())
 			}
 		case <-sweep.C:
 			sw.sweep(ctx)

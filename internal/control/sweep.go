@@ -16,7 +16,8 @@ import (
 type sweeper struct {
 	p       *Plane
 	missing map[string]time.Time // gateway run → when this sweeper first missed its heartbeat
-	// blindUntil is three heartbeats after this sweeper last failed to list the gateways.
+	// blindUntil is three heartbeats after this sweeper last failed to list the gateways, or
+	// its gateway failed to beat.
 	// After an outage (NATS down longer than a heartbeat's life, every heartbeat expired at
 	// once) a missing heartbeat may only be one not yet put again: no gateway counts as dead
 	// before this.
@@ -31,7 +32,7 @@ func (sw *sweeper) sweep(ctx context.Context) {
 	live, err := sw.p.liveRuns(ctx)
 	if err != nil {
 		sw.p.log.Warn("sweep: listing gateways failed", "err", err)
-		sw.blindUntil = now.Add(3 * sw.p.cfg.Heartbeat)
+		sw.blind(now)
 		return
 	}
 	sw.pass(ctx, now, live, sw.p.state.sessionList())
@@ -75,6 +76,9 @@ func (sw *sweeper) deadline(rec *sessionRecord, live liveRuns, now time.Time) in
 	wait := max(sw.p.cfg.Grace-3*sw.p.cfg.Heartbeat, 0)
 	return max(first.Add(wait).UnixMilli(), sw.blindUntil.UnixMilli())
 }
+
+// blind makes the sweeper take no gateway for dead for three heartbeats from now.
+func (sw *sweeper) blind(now time.Time) { sw.blindUntil = now.Add(3 * sw.p.cfg.Heartbeat) }
 
 // liveRuns maps each live gateway to its current run.
 type liveRuns map[string]string

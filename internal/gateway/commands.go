@@ -78,14 +78,23 @@ func (c *conn) leave(ctx context.Context, cmd *protocol.Command) *protocol.Error
 	left := protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Ref: cmd.Ref, ChatroomID: room})
 	was := c.rooms[room]
 	delete(c.rooms, room)
-	if err := c.g.hub.Leave(c.sess, room, &hub.Frame{Data: left}); err != nil {
+	if err := c.g.hub.Leave(c.sess, room, nil); err != nil {
 		return c.failure("leave", err)
 	}
-	if !was {
-		return nil
+	if was {
+		// left comes after the session's remove or leave is stored (protocol 1.1).
+		lctx, cancel := context.WithTimeout(ctx, c.g.cfg.JoinTimeout)
+		err := whileTransient(lctx, func(ctx context.Context) error {
+			return c.g.control.LeaveRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room)
+		})
+		cancel()
+		if err != nil {
+			c.log.Warn("presence not updated at leave", "room", room, "err", err)
+		}
 	}
-	if err := c.g.control.LeaveRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room); err != nil {
-		c.log.Warn("presence not updated at leave", "room", room, "err", err)
+	// Through the hub, after the leave above: no event of the room can follow it.
+	if err := c.g.hub.Leave(c.sess, room, &hub.Frame{Data: left}); err != nil {
+		return c.failure("leave", err)
 	}
 	return nil
 }

@@ -229,7 +229,10 @@ func (c *conn) teardown(readErr error) {
 	left := code == 0 && status == websocket.StatusNormalClosure
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := g.control.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, left); err != nil {
+	err := whileTransient(ctx, func(ctx context.Context) error {
+		return g.control.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, left)
+	})
+	if err != nil {
 		c.log.Warn("presence not updated at close", "err", err)
 	}
 	c.ws.CloseNow()
