@@ -136,7 +136,7 @@ func (p *Plane) Run(ctx context.Context, ready chan<- struct{}) error {
 		apply func(string, []byte)
 	}{{p.bucket.kv, p.state.applyPresence}, {p.rooms, p.state.applyRoom}}
 	for _, w := range watched {
-		kw, err := p.state.startWatch(ctx, w.kv, w.apply)
+		kw, err := p.firstWatch(ctx, w.kv, w.apply)
 		if err != nil {
 			cancel()
 			_ = g.Wait() // a watch started before this one stops before Run returns
@@ -149,6 +149,26 @@ func (p *Plane) Run(ctx context.Context, ready chan<- struct{}) error {
 	g.Go(func() error { p.notices.run(ctx, noticeEvery, p.local.Notice); return nil })
 	g.Go(func() error { p.loop(ctx); return nil })
 	return g.Wait()
+}
+
+// firstWatchTries bounds the first watch of a bucket: on a NATS cluster that has just
+// formed or restarted, a watch can fail for a moment; one that still fails is an error.
+const firstWatchTries = 5
+
+// firstWatch starts a bucket's watch, trying again a few times while NATS is unreachable.
+func (p *Plane) firstWatch(ctx context.Context, kv jetstream.KeyValue, apply func(string, []byte)) (jetstream.KeyWatcher, error) {
+	for try := 1; ; try++ {
+		w, err := p.state.startWatch(ctx, kv, apply)
+		if err == nil || try == firstWatchTries || !history.IsOutage(err) {
+			return w, err
+		}
+		p.log.Warn("bucket watch failed, trying again", "bucket", kv.Bucket(), "try", try, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(try) * 300 * time.Millisecond):
+		}
+	}
 }
 
 // orphans starts the grace period of sessions recorded on this gateway's id by an earlier
