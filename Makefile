@@ -81,7 +81,7 @@ cluster:
 DURATION ?= 5m
 SEED     ?=
 check-cluster:
-	CHECKER_DURATION=$(DURATION) CHECKER_SEED=$(SEED) \
+	CHECKER_STRICT=1 CHECKER_DURATION=$(DURATION) CHECKER_SEED=$(SEED) \
 	  $(GO) test -race -count=1 -v -timeout 0 -run '^TestRandomCluster$$' ./internal/clustertest
 
 clean:

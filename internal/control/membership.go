@@ -7,6 +7,7 @@ import (
 
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/protocol"
+	"github.com/google/uuid"
 )
 
 // JoinRoom counts a session in a room over all gateways and stores the event it makes:
@@ -110,7 +111,7 @@ func (p *presence) changeMembers(ctx context.Context, room, user, session string
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	id, err := p.emit(ctx, room, typ, user, session)
+	id, err := p.emit(ctx, room, typ, user, session, uuid.NewString())
 	p.release(ctx, key, mark)
 	return id, err
 }
@@ -132,8 +133,24 @@ func (p *presence) release(ctx context.Context, key string, mark int64) {
 }
 
 // emit stores a presence event of a room.
-func (p *presence) emit(ctx context.Context, room, typ, user, session string) (uint64, error) {
+func (p *presence) emit(ctx context.Context, room, typ, user, session, decision string) (uint64, error) {
 	ev := protocol.Event{ChatroomID: room, Type: typ, UserID: user, SessionID: session, UnixTime: p.now().Unix()}
-	id, _, err := p.store.Append(ctx, room, ev.Marshal(), "", history.Headers(typ, user, session))
-	return id, err
+	// The change is decided: its event must be stored, once. Its message id names the
+	// decision, so an append that timed out (and may have been stored) is tried again until
+	// the stream answers or ctx ends, and stored at most once.
+	msgID := "p:" + typ + ":" + room + ":" + user + ":" + session + ":" + decision
+	backoff := 100 * time.Millisecond
+	for {
+		id, _, err := p.store.Append(ctx, room, ev.Marshal(), msgID, history.Headers(typ, user, session))
+		if err == nil || !history.IsOutage(err) || ctx.Err() != nil {
+			return id, err
+		}
+		p.log.Warn("presence event not stored yet, trying again", "room", room, "type", typ, "user", user, "err", err)
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }
