@@ -94,15 +94,25 @@ func (s *Session) abandon(room string) {
 
 // Private opens (or finds) the private room with peer and returns it; the room becomes one
 // of the session's rooms.
+// An answer of unavailable is tried again, as the protocol asks of clients, until ctx ends.
 func (s *Session) Private(ctx context.Context, peer string) (string, error) {
-	m, err := s.Request(ctx, map[string]any{"type": "private", "userId": peer})
-	if err != nil {
-		return "", err
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
+		m, err := s.Request(ctx, map[string]any{"type": "private", "userId": peer})
+		if err != nil {
+			return "", err
+		}
+		if m.Type == "joined" && m.Private {
+			return m.ChatroomID, nil
+		}
+		if m.Type != "error" || m.Code != "unavailable" {
+			return "", fmt.Errorf("chatclient: private with %s: %s", peer, m)
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("chatclient: private with %s: %s (%w)", peer, m, ctx.Err())
+		case <-time.After(backoff):
+		}
 	}
-	if m.Type != "joined" || !m.Private {
-		return "", fmt.Errorf("chatclient: private with %s: %s", peer, m)
-	}
-	return m.ChatroomID, nil
 }
 
 // PrivateWith returns the private room with peer the session is in, if any.
