@@ -28,23 +28,17 @@ func (c *conn) connectPresence(ctx context.Context) (*control.Takeover, error) {
 	ctx, cancel := context.WithTimeout(ctx, openPresenceTimeout)
 	defer cancel()
 	var took *control.Takeover
-	backoff := openPresenceBackoff
-	for try := 1; ; try++ {
+	err := whileTransient(ctx, func(ctx context.Context) error {
 		t, err := c.g.control.Connect(ctx, c.sess.User, c.sess.ID, c.sess.Conn)
 		if t != nil {
 			took = t // a later try finds the session already this connection's
 		}
-		if err == nil || !transient(err) {
-			return took, err
+		if err != nil && transient(err) {
+			c.log.Info("presence not recorded yet, trying again", "err", err)
 		}
-		c.log.Info("presence not recorded yet, trying again", "try", try, "err", err)
-		select {
-		case <-ctx.Done():
-			return took, err
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
+		return err
+	})
+	return took, err
 }
 
 // presenceFailed closes a connection whose presence could not be recorded: with 1013 (try
