@@ -207,7 +207,8 @@ func heap() uint64 {
 }
 
 func TestSlowClientsDoNotSlowTheOthers(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it measures the process's heap, which a test running beside it (the
+	// cluster-join test's 72 clients, each with a large queue) would grow.
 	ns := chattest.NATS(t)
 	// Small socket send buffers (64 KiB in the kernel's count) so that a client that stopped
 	// reading fills them, and its queue, within one burst. WriteTimeout is the default: a
