@@ -1,11 +1,21 @@
 package hub
 
+import "context"
+
 // Register adds a connected session. A session already connected here with the same user
 // and session id is replaced: it is cut with 4001.
 func (h *Hub) Register(s *Session) error { return h.send(h.reqc, registerReq{s}) }
 
 // Unregister removes a session from the hub and from every room it was in.
-func (h *Hub) Unregister(s *Session) error { return h.send(h.reqc, unregisterReq{s}) }
+//
+// It returns once the hub has applied it, so that nothing is handed to the session
+// afterwards: a connection ending stores its leave only after this returns, and the
+// session must not receive its own leave.
+func (h *Hub) Unregister(s *Session) error {
+	done := make(chan struct{}, 1)
+	_, err := ask(context.Background(), h, unregisterReq{s, done}, done)
+	return err
+}
 
 type registerReq struct{ s *Session }
 
@@ -22,9 +32,15 @@ func (r registerReq) apply(h *Hub) {
 	h.byUser[r.s.User][r.s] = true
 }
 
-type unregisterReq struct{ s *Session }
+type unregisterReq struct {
+	s    *Session
+	done chan struct{}
+}
 
-func (r unregisterReq) apply(h *Hub) { h.remove(r.s) }
+func (r unregisterReq) apply(h *Hub) {
+	h.remove(r.s)
+	r.done <- struct{}{}
+}
 
 // remove takes a session out of every map and room; rooms left empty stop.
 func (h *Hub) remove(s *Session) {

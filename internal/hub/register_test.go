@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 )
@@ -138,6 +139,41 @@ func TestCallsAfterRunReturnFail(t *testing.T) {
 					t.Fatalf("%s after Run returned = %v, want ErrClosed", name, err)
 				}
 			}
+		}
+	})
+}
+
+// A connection stores its leave right after Unregister returns, and that leave comes back
+// through the room's feed: the session must not receive it, whichever of the hub's inputs
+// the hub reads first.
+func TestNothingReachesASessionAfterUnregisterReturns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, Config{})
+		b := fx.conn("bob", "s1", 1024)
+		fx.open(b, "lobby", 0)
+		b.drain()
+		for i := range 50 {
+			a := fx.conn("alice", "s1", 1024)
+			fx.live(a, "lobby")
+			a.drain()
+			// Keep the hub busy with requests queued before the Unregister.
+			for j := range 20 {
+				if err := fx.h.Register(newConn("carol", fmt.Sprint(i, j), 8).Session); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := fx.h.Unregister(a.Session); err != nil {
+				t.Fatal(err)
+			}
+			// No synctest.Wait between the two: Unregister alone must be enough.
+			if err := fx.h.Deliver("lobby", fx.feed.epoch("lobby"), evs("lobby", uint64(i+1))); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+			expect(t, "alice after unregister", a.drain(), nil)
+		}
+		if got := len(b.drain()); got != 50 {
+			t.Fatalf("bob got %d events, want 50", got)
 		}
 	})
 }
