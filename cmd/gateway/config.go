@@ -50,6 +50,17 @@ type config struct {
 	MaxRooms        int
 	PingInterval    time.Duration
 	DebugAddr       string
+	MetricsAddr     string
+
+	ConnectRate      float64
+	ConnectBurst     int
+	ClientAddrHeader string
+	UserConnectRate  float64
+	UserConnectBurst int
+	RoomCreateRate   float64
+	RoomCreateBurst  int
+	HistoryReads     int
+	RoomExpiry       time.Duration
 }
 
 // envPrefix: every flag can also be set as CHAT_<FLAG>, e.g. CHAT_NATS_URL for --nats-url.
@@ -60,7 +71,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	var c config
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.Addr, "addr", ":8080", "HTTP listen address (host:port; port 0 picks one)")
+	fs.StringVar(&c.Addr, "addr", "", "HTTP listen address (host:port; port 0 picks one); default 127.0.0.1:8080 in open mode, :8080 in token mode")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URLs, comma-separated; empty embeds a NATS server with JetStream")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "storage of the embedded NATS server")
 	fs.StringVar(&c.GatewayID, "gateway-id", "", "this gateway's id (default: host name plus a short random suffix)")
@@ -77,10 +88,20 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.AuthSecretFile, "auth-secret-file", "", "token mode: file holding the HS256 secret (or set CHAT_AUTH_SECRET); empty with no CHAT_AUTH_SECRET means open mode")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated Origin host patterns allowed besides the gateway's own host (e.g. chat.example.com,*.example.com)")
-	fs.Float64Var(&c.MessageRate, "message-rate", 10, "messages per second per session; 0 switches the limit off (load tests)")
-	fs.IntVar(&c.MessageBurst, "message-burst", 20, "messages a session may send at once above its rate")
-	fs.Float64Var(&c.CommandRate, "command-rate", 50, "commands of any kind per second per session; 0 switches the limit off")
-	fs.IntVar(&c.CommandBurst, "command-burst", 100, "commands a session may send at once above its rate")
+	fs.Float64Var(&c.MessageRate, "message-rate", 10, "messages per second per user on this gateway (shared by the user's connections); 0 switches the limit off (load tests)")
+	fs.IntVar(&c.MessageBurst, "message-burst", 20, "messages a user may send at once above the rate")
+	fs.Float64Var(&c.CommandRate, "command-rate", 50, "commands of any kind per second per user on this gateway; 0 switches the limit off")
+	fs.IntVar(&c.CommandBurst, "command-burst", 100, "commands a user may send at once above the rate")
+	fs.Float64Var(&c.ConnectRate, "connect-rate", 0, "new connections per second per client address (beyond: HTTP 429); 0 for no limit. Behind a load balancer set --client-addr-header too")
+	fs.IntVar(&c.ConnectBurst, "connect-burst", 0, "new connections a client address may open at once above --connect-rate (0: twice the rate)")
+	fs.StringVar(&c.ClientAddrHeader, "client-addr-header", "", "request header holding the client's address, set by the load balancer (e.g. X-Forwarded-For: its last entry counts); empty uses the peer address")
+	fs.Float64Var(&c.UserConnectRate, "user-connect-rate", 1, "new connections per second per user on this gateway (beyond: rate_limited, close 1013); 0 for no limit")
+	fs.IntVar(&c.UserConnectBurst, "user-connect-burst", 20, "new connections a user may open at once above --user-connect-rate")
+	fs.Float64Var(&c.RoomCreateRate, "room-create-rate", 0.2, "new rooms (public or private) per second per user on this gateway (beyond: rate_limited); 0 for no limit")
+	fs.IntVar(&c.RoomCreateBurst, "room-create-burst", 20, "new rooms a user may create at once above --room-create-rate")
+	fs.IntVar(&c.HistoryReads, "history-reads", 8, "GET /history requests served at once, each holding its reply until written (beyond: wait up to 1s, then 429); 0 for no limit")
+	fs.DurationVar(&c.RoomExpiry, "room-expiry", 7*24*time.Hour, "public rooms nobody is in and nothing was posted in for this long are removed from the rooms list (their history stays); 0 keeps every room")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this address instead of the main one (e.g. 127.0.0.1:9090); in token mode metrics are served only there")
 	fs.IntVar(&c.MaxConns, "max-conns", 50000, "connections this gateway accepts (beyond: HTTP 503); 0 for no limit")
 	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", 32, "connections of one user on this gateway (beyond: close 1013); 0 for no limit")
 	fs.IntVar(&c.MaxRooms, "max-rooms", 200, "rooms one session may be in (beyond: forbidden); 0 for no limit")
@@ -160,9 +181,19 @@ func (c *config) check() error {
 	positive("ping-interval", c.PingInterval > 0)
 	for name, v := range map[string]float64{"message-rate": c.MessageRate, "message-burst": float64(c.MessageBurst),
 		"command-rate": c.CommandRate, "command-burst": float64(c.CommandBurst), "max-conns": float64(c.MaxConns),
-		"max-conns-per-user": float64(c.MaxConnsPerUser), "max-rooms": float64(c.MaxRooms)} {
+		"max-conns-per-user": float64(c.MaxConnsPerUser), "max-rooms": float64(c.MaxRooms),
+		"connect-rate": c.ConnectRate, "connect-burst": float64(c.ConnectBurst), "user-connect-rate": c.UserConnectRate,
+		"user-connect-burst": float64(c.UserConnectBurst), "room-create-rate": c.RoomCreateRate,
+		"room-create-burst": float64(c.RoomCreateBurst), "history-reads": float64(c.HistoryReads),
+		"room-expiry": c.RoomExpiry.Seconds()} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("--%s must not be negative", name))
+		}
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080" // open mode: anyone who reaches it may speak as anyone
+		if c.AuthSecret != nil {
+			c.Addr = ":8080"
 		}
 	}
 	if c.StreamReplicas > 5 {

@@ -14,8 +14,23 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.SendBudget != 4<<20 || c.Window != 256 || c.NATSURL != "" || c.GatewayID == "" {
+	if c.Addr != "127.0.0.1:8080" || c.SendBudget != 4<<20 || c.Window != 256 || c.NATSURL != "" || c.GatewayID == "" {
 		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+// Open mode listens on loopback unless told otherwise; token mode on every interface.
+func TestDefaultAddressFollowsTheMode(t *testing.T) {
+	c, err := parse(nil, env(map[string]string{"CHAT_AUTH_SECRET": strings.Repeat("s", 32)}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" {
+		t.Fatalf("token mode address %q, want :8080", c.Addr)
+	}
+	c, err = parse([]string{"--addr", "0.0.0.0:9000"}, env(nil), io.Discard)
+	if err != nil || c.Addr != "0.0.0.0:9000" {
+		t.Fatalf("explicit address: %q, %v", c.Addr, err)
 	}
 }
 
@@ -38,6 +53,11 @@ func TestParseRefusesBadValues(t *testing.T) {
 		{args: []string{"--stream-replicas", "9"}, want: "stream-replicas"},
 		{args: []string{"--message-rate", "-1"}, want: "message-rate"},
 		{args: []string{"--max-conns", "-1"}, want: "max-conns"},
+		{args: []string{"--connect-rate", "-1"}, want: "connect-rate"},
+		{args: []string{"--user-connect-burst", "-1"}, want: "user-connect-burst"},
+		{args: []string{"--room-create-rate", "-0.5"}, want: "room-create-rate"},
+		{args: []string{"--history-reads", "-1"}, want: "history-reads"},
+		{args: []string{"--room-expiry", "-1h"}, want: "room-expiry"},
 		{args: []string{"--send-budget", "many"}, want: "send-budget"},
 		{args: []string{"--grace", "10"}, want: "grace"}, // a duration needs a unit
 		{args: []string{"--log-level", "loud"}, want: "log-level"},

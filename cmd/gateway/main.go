@@ -102,7 +102,15 @@ func run(ctx context.Context, cfg config, logw io.Writer) error {
 	}
 	srv := newServer(g.Handler())
 	go srv.Serve(ln)
-	log.Info("gateway listening", "addr", ln.Addr().String(), "nats", natsName(cfg))
+	log.Info("gateway listening", "addr", ln.Addr().String(), "nats", natsName(cfg), "mode", mode(cfg))
+	if cfg.AuthSecret == nil && !loopback(ln.Addr()) {
+		log.Warn("open mode on a non-loopback address: anyone who reaches it may speak as any user; set an auth secret for real use")
+	}
+	if cfg.MetricsAddr != "" {
+		go serveMetrics(cfg.MetricsAddr, g.MetricsHandler(), log)
+	} else if cfg.AuthSecret != nil {
+		log.Info("token mode: /metrics is served only on --metrics-addr, which is not set")
+	}
 	logDone := startEventLog(nc, cfg.EventLog, log)
 	if cfg.DebugAddr != "" {
 		go serveDebug(cfg.DebugAddr, log)
@@ -132,6 +140,7 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		History: history.Config{Depth: cfg.HistoryDepth, MaxAge: cfg.HistoryMaxAge,
 			Replicas: cfg.StreamReplicas},
 		Grace:          cfg.Grace,
+		RoomExpiry:     cfg.RoomExpiry,
 		SendBudget:     cfg.SendBudget,
 		Window:         cfg.Window,
 		WriteTimeout:   cfg.WriteTimeout,
@@ -139,11 +148,16 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		Tokens:         auth.Rules{Issuer: cfg.TokenIssuer, Audience: cfg.TokenAudience, MaxLifetime: cfg.TokenMaxLife},
 		AllowedOrigins: cfg.origins(),
 		Limits: gateway.Limits{MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst,
-			CommandRate: cfg.CommandRate, CommandBurst: cfg.CommandBurst, MaxConns: cfg.MaxConns,
-			MaxConnsPerUser: cfg.MaxConnsPerUser, MaxRooms: cfg.MaxRooms},
-		PingInterval: cfg.PingInterval,
-		Page:         web.Handler(),
-		Logger:       log,
+			CommandRate: cfg.CommandRate, CommandBurst: cfg.CommandBurst,
+			ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst, ClientAddrHeader: cfg.ClientAddrHeader,
+			UserConnectRate: cfg.UserConnectRate, UserConnectBurst: cfg.UserConnectBurst,
+			RoomCreateRate: cfg.RoomCreateRate, RoomCreateBurst: cfg.RoomCreateBurst,
+			MaxConns: cfg.MaxConns, MaxConnsPerUser: cfg.MaxConnsPerUser, MaxRooms: cfg.MaxRooms,
+			HistoryReads: cfg.HistoryReads},
+		SeparateMetrics: cfg.MetricsAddr != "",
+		PingInterval:    cfg.PingInterval,
+		Page:            web.Handler(),
+		Logger:          log,
 	}
 }
 
@@ -221,6 +235,30 @@ func startEventLog(nc *nats.Conn, path string, log *slog.Logger) (stop func()) {
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// serveMetrics serves /metrics apart from the public address.
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	log.Info("metrics listening", "addr", addr)
+	srv := newServer(mux)
+	srv.Addr = addr
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("metrics server stopped", "err", err)
+	}
+}
+
+func mode(cfg config) string {
+	if cfg.AuthSecret != nil {
+		return "token"
+	}
+	return "open"
+}
+
+func loopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
 }
 
 // serveDebug serves Go's profiles (/debug/pprof/) apart from the public address, for

@@ -48,6 +48,9 @@ type Config struct {
 	Heartbeat time.Duration
 	// Now is the clock; nil means time.Now. Tests set it to control grace periods.
 	Now func() time.Time
+	// RoomExpiry removes public rooms nobody is in and nothing was stored in for this
+	// long; zero keeps every room.
+	RoomExpiry time.Duration
 }
 
 // Plane is one gateway's part of the control plane. Make it with Open, then Run it.
@@ -214,10 +217,18 @@ func (p *Plane) loop(ctx context.Context) {
 	sweep := time.NewTicker(p.sweepEvery)
 	defer sweep.Stop()
 	sw := newSweeper(p)
+	var expire <-chan time.Time // nil: rooms never expire
+	if p.cfg.RoomExpiry > 0 {
+		t := time.NewTicker(roomSweepEvery(p.cfg.RoomExpiry))
+		defer t.Stop()
+		expire = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-expire:
+			p.expireRooms(ctx)
 		case <-beat.C:
 			if err := p.beat(ctx); err != nil {
 				// If this gateway cannot beat, the others likely cannot either (NATS is in

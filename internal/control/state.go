@@ -194,6 +194,10 @@ func (s *State) Rooms(user string) []protocol.RoomInfo {
 	return out
 }
 
+// HasRoom reports whether this gateway's copy of the rooms bucket holds room (a room just
+// created elsewhere may not be in it yet).
+func (s *State) HasRoom(id string) bool { return s.room(id) != nil }
+
 // room returns the cached record of a room, or nil.
 func (s *State) room(id string) *roomRecord {
 	s.mu.Lock()

@@ -105,6 +105,9 @@ func (c *conn) private(ctx context.Context, cmd *protocol.Command) *protocol.Err
 		return protocol.Errorf(protocol.CodeBadRequest, "a private room needs another user")
 	}
 	var room string
+	if !c.mayCreate(control.PrivateRoom(c.sess.User, cmd.UserID)) {
+		return errRoomsLimited // counted against the opener, never the peer
+	}
 	pctx, cancel := context.WithTimeout(ctx, c.g.cfg.JoinTimeout)
 	defer cancel()
 	err := whileTransient(pctx, func(ctx context.Context) (err error) {

@@ -44,10 +44,9 @@ type conn struct {
 	pingSent atomic.Int64 // unix nanos of the last ping sent
 
 	// Owned by the loop.
-	rooms     map[string]bool // rooms whose joined reply has been queued
-	allowance allowance
-	acks      ackQueue
-	closing   bool // a close is queued: further frames are not run
+	rooms   map[string]bool // rooms whose joined reply has been queued
+	acks    ackQueue
+	closing bool // a close is queued: further frames are not run
 }
 
 // frame is one frame read from the client.
@@ -62,8 +61,13 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.Errorf(protocol.CodeUnavailable, "this gateway is full, try another or later"))
 		return
 	}
+	if !g.limits.connects.allow(g.cfg.Limits.clientAddr(r)) {
+		g.metrics.rejected.WithLabelValues(protocol.CodeRateLimited).Inc()
+		writeError(w, errConnectLimited)
+		return
+	}
 	c := &conn{g: g, frames: make(chan frame), done: make(chan struct{}), inbox: newInbox(),
-		rooms: make(map[string]bool), allowance: g.cfg.Limits.allowance()}
+		rooms: make(map[string]bool)}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled,
 		OriginPatterns:  g.cfg.AllowedOrigins,
@@ -77,6 +81,11 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	if perr != nil {
 		g.metrics.rejected.WithLabelValues(perr.Code).Inc()
 		refuse(r.Context(), ws, perr, code, g.cfg.WriteTimeout)
+		return
+	}
+	if !g.limits.userConnects.allow(id.user) {
+		g.metrics.rejected.WithLabelValues(protocol.CodeRateLimited).Inc()
+		refuse(r.Context(), ws, errConnectLimited, protocol.CloseTryLater, g.cfg.WriteTimeout)
 		return
 	}
 	c.ws, c.expires = ws, id.expires
@@ -201,7 +210,7 @@ func (c *conn) handle(ctx context.Context, f frame) bool {
 		return false
 	}
 	cmd, ref, perr := protocol.Decode(f.data)
-	if perr == nil && !c.allowance.allow(cmd.Type) {
+	if perr == nil && !c.g.limits.allow(c.sess.User, cmd.Type) {
 		perr = errRateLimited
 	}
 	if perr != nil {

@@ -35,6 +35,9 @@ type Config struct {
 	// cut as too slow (4000); zero means hub.DefaultBudget (4 MiB). Replies to the client's
 	// own commands never cut it: its commands wait instead.
 	SendBudget int
+	// RoomExpiry removes public rooms nobody is in and nothing was stored in for this
+	// long (their history follows the stream's limits); zero keeps every room.
+	RoomExpiry time.Duration
 	// Window is how many recent events are kept in memory per active room; zero means 256.
 	Window int
 	// WriteTimeout bounds every write to a client; zero means 10s.
@@ -55,6 +58,10 @@ type Config struct {
 	// PingInterval is how often every connection is pinged; a peer that does not answer
 	// within the interval is cut. Zero means 30s.
 	PingInterval time.Duration
+	// SeparateMetrics takes GET /metrics off the gateway's handler; serve MetricsHandler
+	// on an address of its own. In token mode, where every endpoint but /healthz and
+	// /readyz needs a token, metrics are served only so.
+	SeparateMetrics bool
 	// Page serves GET / (the chat page); nil serves nothing there.
 	Page http.Handler
 	// Logger receives the gateway's logs; nil discards them.
@@ -83,7 +90,8 @@ type Gateway struct {
 	hub     *hub.Hub
 	conns   connSet
 	metrics *metrics
-	mux     *http.ServeMux
+	limits  *limiters
+	mux     http.Handler
 
 	stop context.CancelFunc // ends what start started
 	run  *errgroup.Group    // the hub, the control plane, the feeds' checks, the pinger
@@ -110,7 +118,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 		return nil, errors.New("gateway: an id is required")
 	}
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, log: cfg.Logger, nc: nc, conns: newConnSet()}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, nc: nc, conns: newConnSet(), limits: cfg.Limits.limiters()}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -123,7 +131,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	var plane *control.Plane
-	ccfg := control.Config{GatewayID: cfg.ID, Grace: cfg.Grace, Replicas: cfg.History.Replicas}
+	ccfg := control.Config{GatewayID: cfg.ID, Grace: cfg.Grace, Replicas: cfg.History.Replicas, RoomExpiry: cfg.RoomExpiry}
 	err = retry(ctx, g.log, "opening the presence buckets", func(ctx context.Context) (err error) {
 		plane, err = control.Open(ctx, nc, g.store, ccfg, local{g}, g.log)
 		return err

@@ -176,7 +176,8 @@ func TestTokenExpiringDuringTheConnection(t *testing.T) {
 		t.Fatalf("closed with %d, want 4501", got)
 	}
 	// Nothing was done for the refused command: lobby was never joined.
-	if code, body := chattest.GetJSON(t, g.HTTP()+"/history?chatroomId=lobby", nil, nil); code != 200 || strings.Contains(string(body), "alice") {
+	other := http.Header{"Authorization": {"Bearer " + signFor(t, hardSecret, "bob", time.Minute)}}
+	if code, body := chattest.GetJSON(t, g.HTTP()+"/history?chatroomId=lobby", other, nil); code != 200 || strings.Contains(string(body), "alice") {
 		t.Fatalf("history after a refused join: %d %s", code, body)
 	}
 }
@@ -236,7 +237,7 @@ func TestTokenModePrivateRoomAccess(t *testing.T) {
 		"alice":            {u, bearer(alice), 200, ""},
 		"bob":              {u, bearer(bob), 200, ""},
 		"carol":            {u, bearer(carol), 403, "forbidden"},
-		"anonymous":        {u, nil, 403, "forbidden"},
+		"anonymous":        {u, nil, 401, "unauthorized"}, // token mode: every read needs a token
 		"user param":       {u + "&user=alice", nil, 401, "unauthorized"},
 		"user param+token": {u + "&user=alice", bearer(alice), 401, "unauthorized"},
 		"forged bearer":    {u, bearer(withPayload(carol, `{"sub":"alice","exp":9999999999}`)), 401, "unauthorized"},

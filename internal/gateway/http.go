@@ -3,73 +3,211 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/url"
+	"path"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chathub/chathub/internal/protocol"
 )
 
-func (g *Gateway) routes() *http.ServeMux {
+func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	if g.cfg.Page != nil {
 		mux.Handle("GET /", g.cfg.Page)
 	}
 	mux.HandleFunc("GET /ws", g.serveWS)
 	mux.HandleFunc("GET /history", g.serveHistory)
-	mux.HandleFunc("GET /rooms", g.serveRooms)
-	mux.HandleFunc("GET /users", g.serveUsers)
+	mux.HandleFunc("GET /rooms", g.member(g.serveRooms))
+	mux.HandleFunc("GET /users", g.member(g.serveUsers))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", g.serveReady)
-	mux.Handle("GET /metrics", g.metrics.handler())
-	return mux
+	if !g.cfg.SeparateMetrics && g.cfg.AuthSecret == nil {
+		mux.Handle("GET /metrics", g.metrics.handler())
+	}
+	if g.cfg.AuthSecret != nil {
+		return mux
+	}
+	return g.checkHost(mux)
+}
+
+// MetricsHandler serves the Prometheus metrics, for a separate address (SeparateMetrics).
+func (g *Gateway) MetricsHandler() http.Handler { return g.metrics.handler() }
+
+// member lets through, in token mode, only requests with a valid bearer token.
+func (g *Gateway) member(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if g.cfg.AuthSecret != nil {
+			if user, e := g.requester(r); e != nil || user == "" {
+				writeError(w, errUnauthorized)
+				return
+			}
+		}
+		next(w, r)
+	}
+}
+
+// checkHost guards open mode against DNS rebinding: a page on another site that resolves
+// its own name to this gateway reaches it with its own name in Host. Only IP addresses,
+// localhost and the hosts of AllowedOrigins are served.
+func (g *Gateway) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(r.Host, g.cfg.AllowedOrigins) {
+			writeError(w, protocol.Errorf(protocol.CodeForbidden,
+				"open mode serves only localhost, IP addresses and the hosts of --allowed-origins; not %q", r.Host))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func hostAllowed(hostport string, patterns []string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+			return true
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(hostport)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // serveHistory answers GET /history?chatroomId=&limit=&before=[&user=].
 func (g *Gateway) serveHistory(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	room := q.Get("chatroomId")
-	if room == "" {
-		writeError(w, protocol.Errorf(protocol.CodeBadRequest, "chatroomId is missing"))
-		return
-	}
-	if !protocol.ValidName(room) {
-		writeError(w, protocol.Errorf(protocol.CodeInvalidRoom, "chatroomId must be 1 to 64 of A-Z a-z 0-9 _ -"))
+	hq, e := parseHistoryQuery(r.URL.Query())
+	if e != nil {
+		writeError(w, e)
 		return
 	}
 	user, e := g.requester(r)
+	if e == nil && user == "" && g.cfg.AuthSecret != nil {
+		e = errUnauthorized
+	}
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	limit, e := intParam(q.Get("limit"), protocol.DefaultLimit, 1, protocol.MaxLimit)
+	release, e := g.historySlot(r.Context())
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	var before *int64
-	if s := q.Get("before"); s != "" {
-		b, e := intParam(s, 0, 0, 1<<62)
-		if e != nil {
-			writeError(w, e)
-			return
-		}
-		v := int64(b)
-		before = &v
-	}
-	evs, e := g.page(r.Context(), user, room, before, limit)
+	defer release()
+	evs, e := g.page(r.Context(), user, hq.room, hq.before, hq.limit)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
+	// A reply can be megabytes: a client that does not read it gives up its slot, and
+	// the reply's memory, after historyWriteTimeout rather than the server's WriteTimeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(historyWriteTimeout))
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(protocol.EncodeEvents(protocol.History{}, evs))
 }
 
-func (g *Gateway) serveRooms(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, protocol.Rooms{Rooms: g.control.State().Rooms("")})
+// historyWriteTimeout bounds the write of one GET /history reply.
+const historyWriteTimeout = 10 * time.Second
+
+// historyQuery is what GET /history asks for.
+type historyQuery struct {
+	room   string
+	limit  int
+	before *int64
+}
+
+func parseHistoryQuery(q url.Values) (historyQuery, *protocol.Error) {
+	hq := historyQuery{room: q.Get("chatroomId")}
+	if hq.room == "" {
+		return hq, protocol.Errorf(protocol.CodeBadRequest, "chatroomId is missing")
+	}
+	if !protocol.ValidName(hq.room) {
+		return hq, protocol.Errorf(protocol.CodeInvalidRoom, "chatroomId must be 1 to 64 of A-Z a-z 0-9 _ -")
+	}
+	var e *protocol.Error
+	if hq.limit, e = intParam(q.Get("limit"), protocol.DefaultLimit, 1, protocol.MaxLimit); e != nil {
+		return hq, e
+	}
+	if s := q.Get("before"); s != "" {
+		b, e := intParam(s, 0, 0, 1<<62)
+		if e != nil {
+			return hq, e
+		}
+		v := int64(b)
+		hq.before = &v
+	}
+	return hq, nil
+}
+
+// serveRooms answers GET /rooms[?limit=&after=]: the public rooms in id order, a page at
+// a time; "next" is the after= of the next page.
+func (g *Gateway) serveRooms(w http.ResponseWriter, r *http.Request) {
+	after, limit, e := parseRoomsQuery(r.URL.Query())
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, roomsPage(g.control.State().Rooms(""), after, limit))
+}
+
+func parseRoomsQuery(q url.Values) (after string, limit int, e *protocol.Error) {
+	if limit, e = intParam(q.Get("limit"), maxRoomsPage, 1, maxRoomsPage); e != nil {
+		return "", 0, e
+	}
+	after = q.Get("after")
+	if after != "" && !protocol.ValidName(after) {
+		return "", 0, protocol.Errorf(protocol.CodeInvalidRoom, "after must be a chatroomId")
+	}
+	return after, limit, nil
+}
+
+// maxRoomsPage is the most rooms GET /rooms answers at once.
+const maxRoomsPage = 1000
+
+// roomsPage returns the rooms after the id after (all sorted by id), at most limit.
+func roomsPage(all []protocol.RoomInfo, after string, limit int) protocol.Rooms {
+	i, _ := slices.BinarySearchFunc(all, after, func(r protocol.RoomInfo, id string) int {
+		return strings.Compare(r.ChatroomID, id)
+	})
+	if i < len(all) && all[i].ChatroomID == after {
+		i++
+	}
+	page := protocol.Rooms{Rooms: all[i:min(i+limit, len(all))]}
+	if i+limit < len(all) {
+		page.Next = page.Rooms[len(page.Rooms)-1].ChatroomID
+	}
+	return page
+}
+
+// historySlot waits, up to a second, for one of the HistoryReads slots of GET /history.
+func (g *Gateway) historySlot(ctx context.Context) (release func(), e *protocol.Error) {
+	slots := g.limits.historyReads
+	if slots == nil {
+		return func() {}, nil
+	}
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, protocol.Errorf(protocol.CodeRateLimited, "too many history reads at once, retry shortly")
 }
 
 func (g *Gateway) serveUsers(w http.ResponseWriter, _ *http.Request) {

@@ -29,6 +29,9 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	if max := g.cfg.Limits.MaxRooms; max > 0 && !was && len(c.rooms) >= max {
 		return protocol.Errorf(protocol.CodeForbidden, "a session may be in at most %d rooms; leave one first", max)
 	}
+	if !protocol.IsPrivate(room) && !c.mayCreate(room) {
+		return errRoomsLimited
+	}
 	err := whileTransient(ctx, func(ctx context.Context) error { return g.control.Access(ctx, c.sess.User, room, true) })
 	if err != nil {
 		return c.failure("join", err)
@@ -58,6 +61,12 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 		return c.failure("join", err)
 	}
 	return nil
+}
+
+// mayCreate takes one from the user's allowance of new rooms when room does not exist yet
+// (public or private), reporting false when the allowance is spent.
+func (c *conn) mayCreate(room string) bool {
+	return c.g.control.State().HasRoom(room) || c.g.limits.roomCreates.allow(c.sess.User)
 }
 
 // undoJoin takes back a first join that failed half way.

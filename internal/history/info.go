@@ -2,6 +2,9 @@ package history
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/chathub/chathub/internal/subject"
 )
@@ -55,4 +58,25 @@ func (s *Store) Info(ctx context.Context, room string) (RoomInfo, error) {
 		ri.First, ri.Last, ri.Count = first.seq, last.seq, first.pending+1
 	}
 	return ri, nil
+}
+
+// LastTime returns when the room's newest stored event happened (its unixTime), the zero
+// time when the room has none.
+func (s *Store) LastTime(ctx context.Context, room string) (time.Time, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	m, ok, err := s.last(ctx, subject.Events(room))
+	if err != nil {
+		return time.Time{}, failed("last event of "+room, err)
+	}
+	if !ok {
+		return time.Time{}, nil
+	}
+	var ev struct {
+		UnixTime int64 `json:"unixTime"`
+	}
+	if err := json.Unmarshal(m.data, &ev); err != nil {
+		return time.Time{}, fmt.Errorf("history: last event of %s: %w", room, err)
+	}
+	return time.Unix(ev.UnixTime, 0), nil
 }

@@ -85,6 +85,8 @@ type Rooms struct {
 	Type  string     `json:"type,omitempty"`
 	Ref   string     `json:"ref,omitempty"`
 	Rooms []RoomInfo `json:"rooms"`
+	// Next, on GET /rooms, is the after= of the next page when there is one.
+	Next string `json:"next,omitempty"`
 }
 
 // ErrorReply is an in-band error; the connection stays open.

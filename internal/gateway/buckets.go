@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// buckets are token buckets by key (a user, a client address), shared by every connection
+// of that key on this gateway, so that reconnecting does not refill them. A bucket that is
+// full again is forgotten (a new one would be the same), so memory follows the keys active
+// within one refill time. A nil *buckets allows everything.
+type buckets struct {
+	limit rate.Limit
+	burst int
+
+	mu    sync.Mutex // guards m and ops
+	m     map[string]*rate.Limiter
+	ops   int // calls since the last sweep
+	clock func() time.Time
+}
+
+// newBuckets makes buckets of r tokens a second holding burst (zero: twice r, at least 1);
+// r <= 0 means no limit (nil).
+func newBuckets(r float64, burst int) *buckets {
+	if r <= 0 {
+		return nil
+	}
+	if burst <= 0 {
+		burst = max(int(2*r), 1)
+	}
+	return &buckets{limit: rate.Limit(r), burst: burst, m: make(map[string]*rate.Limiter), clock: time.Now}
+}
+
+// allow takes a token from key's bucket, reporting whether there was one.
+func (b *buckets) allow(key string) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock()
+	return b.get(key, now).AllowN(now, 1)
+}
+
+// has reports whether key's bucket holds a token, without taking it.
+func (b *buckets) has(key string) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock()
+	return b.get(key, now).TokensAt(now) >= 1
+}
+
+// take takes a token from key's bucket even when it is empty (it then owes it).
+func (b *buckets) take(key string) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock()
+	b.get(key, now).ReserveN(now, 1)
+}
+
+// get returns key's bucket, making it; every so often it forgets the full ones, at a cost
+// spread over the calls (a sweep after as many calls as there are buckets).
+func (b *buckets) get(key string, now time.Time) *rate.Limiter {
+	if b.ops++; b.ops > max(len(b.m), 64) {
+		b.ops = 0
+		for k, l := range b.m {
+			if l.TokensAt(now) >= float64(b.burst) {
+				delete(b.m, k)
+			}
+		}
+	}
+	l := b.m[key]
+	if l == nil {
+		l = rate.NewLimiter(b.limit, b.burst)
+		b.m[key] = l
+	}
+	return l
+}
+
+// size is how many buckets are remembered.
+func (b *buckets) size() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.m)
+}

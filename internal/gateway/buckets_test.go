@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"testing"
+	"time"
+)
+
+func TestBucketsAreSharedByKeyAndForgottenWhenFull(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	b := newBuckets(1, 3)
+	b.clock = func() time.Time { return now }
+	for i := range 3 {
+		if !b.allow("alice") {
+			t.Fatalf("alice's call %d refused within the burst", i+1)
+		}
+	}
+	if b.allow("alice") {
+		t.Fatal("alice's fourth call allowed: the burst is 3")
+	}
+	if !b.allow("bob") {
+		t.Fatal("bob refused: buckets are per key")
+	}
+	if b.has("alice") {
+		t.Fatal("has(alice) with an empty bucket")
+	}
+	now = now.Add(time.Second)
+	if !b.has("alice") || !b.allow("alice") {
+		t.Fatal("alice refused one second later: the rate is 1/s")
+	}
+
+	// Owing: take goes below zero, and has waits for the debt to be paid.
+	b.take("carol")
+	b.take("carol")
+	b.take("carol")
+	b.take("carol")
+	if b.has("carol") {
+		t.Fatal("carol has a token after taking 4 of 3")
+	}
+	now = now.Add(time.Second)
+	if b.has("carol") {
+		t.Fatal("carol has a token one second after owing one")
+	}
+
+	// Once every bucket is full again, calls on other keys forget them.
+	now = now.Add(time.Minute)
+	for i := range 200 {
+		b.allow(string(rune('A' + i%26)))
+	}
+	if n := b.size(); n > 26 {
+		t.Fatalf("%d buckets remembered, want at most the 26 keys in use", n)
+	}
+	if !b.allow("alice") || !b.allow("alice") || !b.allow("alice") {
+		t.Fatal("a forgotten bucket starts full")
+	}
+}
+
+func TestNoBucketsAllowEverything(t *testing.T) {
+	var b *buckets = newBuckets(0, 0)
+	for range 1000 {
+		if !b.allow("x") || !b.has("x") {
+			t.Fatal("no limit refused")
+		}
+	}
+	b.take("x")
+}
