@@ -91,13 +91,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.Frontends == nil {
 		opts.Frontends = [][]int{{0, 1, 2}}
 	}
-	c := &Cluster{t: t, opts: opts, Dir: t.TempDir(), Bins: bins}
-	if keep := os.Getenv("CLUSTERTEST_KEEP"); keep != "" { // keep logs and stores for a look
-		if c.Dir, err = os.MkdirTemp(keep, strings.ReplaceAll(t.Name(), "/", "_")+"-"); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("logs and stores in %s", c.Dir)
-	}
+	c := &Cluster{t: t, opts: opts, Dir: testDir(t), Bins: bins}
 	ports, err := freePorts(3*4 + len(opts.Frontends))
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +110,21 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// testDir is a directory for a test's logs and stores: a temporary one, or one kept in
+// $CLUSTERTEST_KEEP for a look afterwards.
+func testDir(t testing.TB) string {
+	keep := os.Getenv("CLUSTERTEST_KEEP")
+	if keep == "" {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp(keep, strings.ReplaceAll(t.Name(), "/", "_")+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("logs and stores in %s", dir)
+	return dir
 }
 
 func (c *Cluster) cleanup() {

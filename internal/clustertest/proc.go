@@ -62,6 +62,14 @@ func (p *Proc) Running() bool {
 	}
 }
 
+// Signal sends sig to the running process (SIGSTOP and SIGCONT pause and resume it).
+func (p *Proc) Signal(sig syscall.Signal) error {
+	if !p.Running() {
+		return fmt.Errorf("clustertest: %s does not run", p.Name)
+	}
+	return p.cmd.Process.Signal(sig)
+}
+
 // Kill sends SIGKILL and waits for the process to be gone.
 func (p *Proc) Kill() {
 	if !p.Running() {
