@@ -104,7 +104,9 @@ func TestHostileSoak(t *testing.T) {
 	attack(4, func(ctx context.Context, i int, count func(string)) { historyHog(ctx, ws, i, count) })
 	attack(2, func(ctx context.Context, i int, count func(string)) { httpHistoryHog(ctx, ports[1], count) })
 	attack(2, func(ctx context.Context, i int, count func(string)) { flap(ctx, ws, fmt.Sprint("flapper", i), count) })
-	attack(2, func(ctx context.Context, i int, count func(string)) { makeRooms(ctx, ws, fmt.Sprint("maker", i), count) })
+	attack(2, func(ctx context.Context, i int, count func(string)) {
+		makeRooms(ctx, ws, fmt.Sprint("maker", i), count)
+	})
 	attack(1, func(ctx context.Context, i int, count func(string)) { privateSpam(ctx, ws, count) })
 	attack(2, func(ctx context.Context, i int, count func(string)) { flood(ctx, ws, fmt.Sprint("flooder", i), count) })
 	attack(1, func(ctx context.Context, i int, count func(string)) { garbage(ctx, ws, count) })
