@@ -16,7 +16,7 @@ DEADCODE_VERSION    := v0.52.0
 STATICCHECK         := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 DEADCODE            := $(TOOLS)/deadcode-$(DEADCODE_VERSION)/deadcode
 
-.PHONY: run test test-go test-fuzz test-browser build bench fmt lint cluster check-cluster clean
+.PHONY: run test test-go test-fuzz test-browser build bench fmt lint cluster check-cluster soak-hostile clean
 
 run:
 	$(GO) run ./cmd/gateway
@@ -83,6 +83,13 @@ SEED     ?=
 check-cluster:
 	CHECKER_STRICT=1 CHECKER_DURATION=$(DURATION) CHECKER_SEED=$(SEED) \
 	  $(GO) test -race -count=1 -v -timeout 0 -run '^TestRandomCluster$$' ./internal/clustertest
+
+# Hostile clients against one gateway process (history hogs, connect storms, room and
+# private-room spam, floods, garbage frames) while well-behaved clients check they get
+# everything once; the gateway's RSS must stay under a bound. make test runs 20 s of it:
+#   make soak-hostile DURATION=10m
+soak-hostile:
+	HOSTILE_DURATION=$(DURATION) $(GO) test -race -count=1 -v -timeout 0 -run '^TestHostileSoak$$' ./internal/clustertest
 
 clean:
 	rm -rf $(BIN)

@@ -21,11 +21,18 @@ type msg struct {
 // pending count tells there is more).
 const maxBatch = 1024
 
+// maxBatchBytes bounds the bytes of one direct get. Without it the server sends up to its
+// slow-consumer limit (64 MB) at once: a few concurrent reads of a room of big events then
+// put more than that in flight to the gateway's one NATS connection, and the server cuts
+// the connection as a slow consumer, for everyone on the gateway.
+const maxBatchBytes = 1 << 20
+
 // batchRequest is the server's direct get request (JSApiMsgGetRequest), batch form.
 type batchRequest struct {
-	Seq     uint64 `json:"seq"`
-	NextFor string `json:"next_by_subj"`
-	Batch   int    `json:"batch"`
+	Seq      uint64 `json:"seq"`
+	NextFor  string `json:"next_by_subj"`
+	Batch    int    `json:"batch"`
+	MaxBytes int    `json:"max_bytes,omitempty"`
 }
 
 // fetch sends one direct batch get: up to n messages of subj with a sequence >= from, oldest
@@ -34,7 +41,7 @@ type batchRequest struct {
 // batch.
 func (s *Store) fetch(ctx context.Context, subj string, from uint64, n int, fn func(msg) bool) error {
 	n = min(max(n, 1), maxBatch)
-	req, err := json.Marshal(batchRequest{Seq: max(from, 1), NextFor: subj, Batch: n})
+	req, err := json.Marshal(batchRequest{Seq: max(from, 1), NextFor: subj, Batch: n, MaxBytes: maxBatchBytes})
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package history
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -139,4 +141,38 @@ func TestRepublishFeed(t *testing.T) {
 		t.Fatalf("unexpected live message %s %v", m.Subject, m.Header)
 	default:
 	}
+}
+
+// Reads of events too big for one direct get (maxBatchBytes) go on batch after batch: every
+// read returns all the events asked for, in order.
+func TestReadsOfBigEventsSpanBatches(t *testing.T) {
+	st, _ := open(t, Config{})
+	ctx := testContext(t)
+	big := strings.Repeat("x", 100<<10) // ten of them fill a batch
+	var want []uint64
+	data := map[uint64]string{}
+	for i := range 35 {
+		room := "big"
+		if i%5 == 0 {
+			room = "other"
+		}
+		payload := fmt.Sprintf(`{"chatroomId":%q,"n":%d,"pad":%q}`, room, i, big)
+		id, _, err := st.Append(ctx, room, []byte(payload), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if room == "big" {
+			want = append(want, id)
+		}
+		data[id] = payload
+	}
+	got, err := st.Latest(ctx, "big", 1000, 0)
+	check(t, "Latest(big)", got, err, want, data)
+	got, more, err := st.After(ctx, "big", 0, 0, 1000)
+	check(t, "After(big)", got, err, want, data)
+	if more {
+		t.Fatal("After(big): more")
+	}
+	got, err = st.Before(ctx, "big", want[len(want)-1], 1000)
+	check(t, "Before(big)", got, err, want[:len(want)-1], data)
 }
