@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/protocol"
 )
 
@@ -108,7 +111,7 @@ func (g *Gateway) serveHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	evs, e := g.page(r.Context(), user, hq.room, hq.before, hq.limit)
+	st, e := g.stored(r.Context(), user, hq.room, hq.before, hq.limit)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -117,7 +120,26 @@ func (g *Gateway) serveHistory(w http.ResponseWriter, r *http.Request) {
 	// the reply's memory, after historyWriteTimeout rather than the server's WriteTimeout.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(historyWriteTimeout))
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(protocol.EncodeEvents(protocol.History{}, evs))
+	writeEvents(w, st)
+}
+
+// writeEvents writes {"events":[...]} event by event, so that a reply is held once (as
+// read from the stream), not copied whole again to be sent.
+func writeEvents(w io.Writer, st []history.Stored) error {
+	bw := bufio.NewWriterSize(w, 32<<10)
+	bw.WriteString(`{"events":[`)
+	var buf []byte
+	for i, s := range st {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		buf = protocol.AppendWithID(buf[:0], s.Data, s.ID)
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("]}")
+	return bw.Flush()
 }
 
 // historyWriteTimeout bounds the write of one GET /history reply.
@@ -199,11 +221,17 @@ func (g *Gateway) historySlot(ctx context.Context) (release func(), e *protocol.
 	if slots == nil {
 		return func() {}, nil
 	}
+	release = func() { <-slots }
+	select {
+	case slots <- struct{}{}:
+		return release, nil
+	default:
+	}
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	select {
 	case slots <- struct{}{}:
-		return func() { <-slots }, nil
+		return release, nil
 	case <-t.C:
 	case <-ctx.Done():
 	}

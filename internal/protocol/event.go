@@ -46,13 +46,20 @@ func WithID(stored []byte, id uint64) []byte {
 	if len(stored) < 2 || stored[0] != '{' {
 		return stored
 	}
-	b := make([]byte, 0, len(stored)+24)
-	b = append(b, `{"id":`...)
-	b = strconv.AppendUint(b, id, 10)
-	if stored[1] != '}' {
-		b = append(b, ',')
+	return AppendWithID(make([]byte, 0, len(stored)+24), stored, id)
+}
+
+// AppendWithID appends WithID(stored, id) to dst.
+func AppendWithID(dst, stored []byte, id uint64) []byte {
+	if len(stored) < 2 || stored[0] != '{' {
+		return append(dst, stored...)
 	}
-	return append(b, stored[1:]...)
+	dst = append(dst, `{"id":`...)
+	dst = strconv.AppendUint(dst, id, 10)
+	if stored[1] != '}' {
+		dst = append(dst, ',')
+	}
+	return append(dst, stored[1:]...)
 }
 
 // CloseEvent is the close event: this gateway is shutting down.
