@@ -58,10 +58,12 @@ func (g *Gateway) member(next http.HandlerFunc) http.HandlerFunc {
 
 // checkHost guards open mode against DNS rebinding: a page on another site that resolves
 // its own name to this gateway reaches it with its own name in Host. Only IP addresses,
-// localhost and the hosts of AllowedOrigins are served.
+// localhost and the hosts of AllowedOrigins are served, and requests without a Host (HTTP
+// 1.0, as health checks send; a browser always sends one); /healthz and /readyz always.
 func (g *Gateway) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !hostAllowed(r.Host, g.cfg.AllowedOrigins) {
+		probe := r.URL.Path == "/healthz" || r.URL.Path == "/readyz" // load balancers' checks
+		if !probe && !hostAllowed(r.Host, g.cfg.AllowedOrigins) {
 			writeError(w, protocol.Errorf(protocol.CodeForbidden,
 				"open mode serves only localhost, IP addresses and the hosts of --allowed-origins; not %q", r.Host))
 			return
@@ -76,7 +78,7 @@ func hostAllowed(hostport string, patterns []string) bool {
 		host = h
 	}
 	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil {
+	if host == "" || host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil {
 		return true
 	}
 	for _, p := range patterns {

@@ -16,7 +16,8 @@ func TestHostAllowed(t *testing.T) {
 		"LOCALHOST:8080": true, "app.localhost:8080": true, "chat.example.com:443": true,
 		"a.example.org": true, "dev.local:3000": true, "localhost.:8080": true,
 		"example.com": false, "evil.example:8080": false, "example.org": false,
-		"dev.local:4000": false, "localhost.evil.com": false, "": false,
+		"dev.local:4000": false, "localhost.evil.com": false,
+		"": true, // HTTP/1.0 without Host: health checks; browsers always send one
 	} {
 		if got := hostAllowed(host, patterns); got != want {
 			t.Errorf("hostAllowed(%q) = %v, want %v", host, got, want)
