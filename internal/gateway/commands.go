@@ -123,13 +123,18 @@ func (c *conn) private(ctx context.Context, cmd *protocol.Command) *protocol.Err
 // history pages backwards through a room.
 func (c *conn) history(ctx context.Context, cmd *protocol.Command) *protocol.Error {
 	start := time.Now()
-	evs, e := c.g.page(ctx, c.sess.User, cmd.ChatroomID, cmd.Before, cmd.LimitOr(protocol.DefaultLimit))
+	st, e := c.g.stored(ctx, c.sess.User, cmd.ChatroomID, cmd.Before, cmd.LimitOr(protocol.DefaultLimit))
 	since(c.g.metrics.historyLat, start)
 	if e != nil {
 		return e
 	}
 	head := protocol.History{Type: protocol.TypeHistory, Ref: cmd.Ref, ChatroomID: cmd.ChatroomID}
-	c.reply(protocol.EncodeEvents(head, evs))
+	// Each event is given its id as it is copied into the reply: one copy, not two.
+	evs := make([][]byte, len(st))
+	for i, s := range st {
+		evs[i] = s.Data
+	}
+	c.reply(protocol.EncodeEventsWithIDs(head, evs, func(i int) uint64 { return st[i].ID }))
 	return nil
 }
 

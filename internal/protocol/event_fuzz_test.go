@@ -76,3 +76,19 @@ func FuzzEventWithID(f *testing.F) {
 		}
 	})
 }
+
+// Encoding stored payloads with their ids in one pass gives what WithID then EncodeEvents
+// gives.
+func FuzzEncodeEventsWithIDs(f *testing.F) {
+	f.Add([]byte(`{"chatroomId":"lobby","type":"message"}`), []byte(`{}`), uint64(7))
+	f.Add([]byte(`not json`), []byte(`{"a":1}`), uint64(0))
+	f.Fuzz(func(t *testing.T, a, b []byte, id uint64) {
+		head := History{Type: TypeHistory, Ref: "r", ChatroomID: "lobby"}
+		ids := []uint64{id, id + 1}
+		got := EncodeEventsWithIDs(head, [][]byte{a, b}, func(i int) uint64 { return ids[i] })
+		want := EncodeEvents(head, [][]byte{WithID(a, ids[0]), WithID(b, ids[1])})
+		if !bytes.Equal(got, want) {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	})
+}

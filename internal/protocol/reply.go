@@ -114,6 +114,12 @@ func EncodeError(ref string, e *Error) []byte {
 // EncodeEvents encodes a reply whose last field is "events" (encoded as an empty list by
 // head) with the given already-encoded events, without encoding them again.
 func EncodeEvents(head any, events [][]byte) []byte {
+	return EncodeEventsWithIDs(head, events, nil)
+}
+
+// EncodeEventsWithIDs is EncodeEvents of stored payloads, each given its id (id(i), see
+// WithID) as it is copied in; a nil id copies them as they are.
+func EncodeEventsWithIDs(head any, events [][]byte, id func(i int) uint64) []byte {
 	b := Encode(head)
 	n := len(b) - 2 // b ends with `[]}`, or `null}`: keep what comes before the `]` or the `n`
 	if bytes.HasSuffix(b, []byte("null}")) {
@@ -123,6 +129,9 @@ func EncodeEvents(head any, events [][]byte) []byte {
 	size := n + 2
 	for _, e := range events {
 		size += len(e) + 1
+		if id != nil {
+			size += 28 // {"id":N, at most
+		}
 	}
 	out := make([]byte, 0, size)
 	out = append(out, b[:n]...)
@@ -130,7 +139,11 @@ func EncodeEvents(head any, events [][]byte) []byte {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = append(out, e...)
+		if id != nil {
+			out = AppendWithID(out, e, id(i))
+		} else {
+			out = append(out, e...)
+		}
 	}
 	return append(out, ']', '}')
 }
