@@ -7,18 +7,9 @@ import (
 	"github.com/chathub/chathub/internal/protocol"
 )
 
-// page reads the limit events (with their ids) of a room just before id before (nil: the newest), for the
-// history command and GET /history. A private room needs one of its two users.
-func (g *Gateway) page(ctx context.Context, user, room string, before *int64, limit int) ([][]byte, *protocol.Error) {
-	st, e := g.stored(ctx, user, room, before, limit)
-	out := make([][]byte, len(st))
-	for i, s := range st {
-		out[i] = protocol.WithID(s.Data, s.ID)
-	}
-	return out, e
-}
-
-// stored reads a page of a room's stored events, oldest first, as page does.
+// stored reads the limit events of a room just before id before (nil: the newest), oldest
+// first, for the history command and GET /history. A private room needs one of its two
+// users.
 func (g *Gateway) stored(ctx context.Context, user, room string, before *int64, limit int) ([]history.Stored, *protocol.Error) {
 	if protocol.IsPrivate(room) {
 		if err := g.control.Access(ctx, user, room, false); err != nil {
