@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chathub/chathub/internal/auth"
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/google/uuid"
 )
@@ -24,11 +23,11 @@ var errUnauthorized = protocol.Errorf(protocol.CodeUnauthorized, "token missing,
 func (g *Gateway) identify(r *http.Request) (identity, *protocol.Error, int) {
 	q := r.URL.Query()
 	var id identity
-	if g.cfg.AuthSecret != nil {
+	if g.tokens != nil {
 		if q.Has("user") {
 			return id, protocol.Errorf(protocol.CodeUnauthorized, "this gateway takes a token, not ?user="), protocol.CloseUnauthorized
 		}
-		who, err := auth.Verify(g.cfg.AuthSecret, q.Get("token"), g.cfg.Tokens)
+		who, err := g.tokens.Verify(r.Context(), q.Get("token"))
 		if err != nil {
 			return id, errUnauthorized, protocol.CloseUnauthorized
 		}
@@ -52,7 +51,7 @@ func (g *Gateway) identify(r *http.Request) (identity, *protocol.Error, int) {
 // requester reads the identity of an HTTP request that needs one (a private room's history):
 // a bearer token in token mode, ?user= in open mode. It returns "" for an anonymous request.
 func (g *Gateway) requester(r *http.Request) (string, *protocol.Error) {
-	if g.cfg.AuthSecret == nil {
+	if g.tokens == nil {
 		user := r.URL.Query().Get("user")
 		if user != "" && !protocol.ValidName(user) {
 			return "", protocol.Errorf(protocol.CodeInvalidUser, "user must be 1 to 64 of A-Z a-z 0-9 _ -")
@@ -70,7 +69,7 @@ func (g *Gateway) requester(r *http.Request) (string, *protocol.Error) {
 	if !ok {
 		return "", errUnauthorized
 	}
-	who, err := auth.Verify(g.cfg.AuthSecret, token, g.cfg.Tokens)
+	who, err := g.tokens.Verify(r.Context(), token)
 	if err != nil {
 		return "", errUnauthorized
 	}
