@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chathub/chathub/internal/auth"
@@ -96,6 +97,7 @@ type Gateway struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	tokens  *auth.Verifier // nil in open mode
+	waiting atomic.Int64   // connections waiting for their first frame's token
 
 	stop context.CancelFunc // ends what start started
 	run  *errgroup.Group    // the hub, the control plane, the feeds' checks, the pinger
