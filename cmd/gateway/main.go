@@ -136,6 +136,8 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		Window:         cfg.Window,
 		WriteTimeout:   cfg.WriteTimeout,
 		AuthSecret:     cfg.AuthSecret,
+		AuthPublicKey:  cfg.AuthPublicKey,
+		AuthJWKSURL:    cfg.AuthJWKSURL,
 		Tokens:         auth.Rules{Issuer: cfg.TokenIssuer, Audience: cfg.TokenAudience, MaxLifetime: cfg.TokenMaxLife},
 		AllowedOrigins: cfg.origins(),
 		Limits: gateway.Limits{MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst,
@@ -166,11 +168,16 @@ func connect(cfg config, log *slog.Logger) (*nats.Conn, *server.Server, error) {
 		}
 		return nc, nil, nil
 	}
-	ns, err := natsd.Start(natsd.Config{StoreDir: cfg.DataDir, DontListen: true, ServerName: "chat-embedded"})
+	ns, err := natsd.Start(natsd.Config{StoreDir: cfg.DataDir, ServerName: "chat-embedded",
+		Addr: cfg.EmbeddedNATS, DontListen: cfg.EmbeddedNATS == ""})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("embedded NATS (--embedded-nats-addr %q): %w", cfg.EmbeddedNATS, err)
 	}
-	log.Info("embedded nats started", "store", cfg.DataDir)
+	if cfg.EmbeddedNATS == "" {
+		log.Info("embedded nats started, in-process only", "store", cfg.DataDir)
+	} else {
+		log.Info("embedded nats started", "store", cfg.DataDir, "url", ns.ClientURL())
+	}
 	nc, err := nats.Connect("", append(opts, nats.InProcessServer(ns))...)
 	if err != nil {
 		ns.Shutdown()
