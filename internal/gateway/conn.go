@@ -23,10 +23,13 @@ var errNoAnswer = errors.New("gateway: the event stream did not answer")
 //     loop is busy, so a client that sends faster than its commands run is not read);
 //   - the loop (serve) runs the client's commands one at a time and in order, and what
 //     others ask of the connection through its inbox; it alone owns the connection's rooms,
-//     rate allowance and messages awaiting their acknowledgement;
+//     rate allowance, token expiry and messages awaiting their acknowledgement;
 //   - the writer writes what is queued for the session; it runs only while there is some.
+//
+// A connection whose token comes as its first frame has no session until then: its reader
+// already runs, and the goroutine that waits for the token (awaitToken) becomes its loop.
 type conn struct {
-	// Set before the loop starts; never changed.
+	// Set before the loop starts (the reader uses only ws); never changed.
 	g    *Gateway
 	ws   *websocket.Conn
 	sess *hub.Session
