@@ -254,7 +254,18 @@ func expiringToken(t *testing.T, user string) (string, time.Time) {
 // sending anything; its session keeps its grace period: reconnecting at once with a new
 // token and rejoining emits no presence event and loses no message.
 func TestTokenExpiryKeepsTheSession(t *testing.T) {
-	g := tokenGW(t)
+	t.Run("same gateway", func(t *testing.T) {
+		g := tokenGW(t)
+		expiryKeepsTheSession(t, g, g)
+	})
+	t.Run("another gateway", func(t *testing.T) {
+		g1, g2, _ := gw2(t, gateway.Config{AuthSecret: hardSecret})
+		expiryKeepsTheSession(t, g1, g2)
+	})
+}
+
+// expiryKeepsTheSession: alice's token runs out on g, and she comes back on again.
+func expiryKeepsTheSession(t *testing.T, g, again *chattest.Gateway) {
 	bob := welcomed(t, g, url.Values{"token": {signFor(t, hardSecret, "bob", time.Hour)}, "session": {"b1"}}, "bob")
 	join(t, bob, "lobby")
 	tok, _ := expiringToken(t, "alice")
@@ -271,7 +282,7 @@ func TestTokenExpiryKeepsTheSession(t *testing.T) {
 	}
 	missed := post(t, bob, "lobby", "while you were away")
 
-	alice = welcomed(t, g, url.Values{"token": {signFor(t, hardSecret, "alice", time.Hour)}, "session": {"a1"}}, "alice")
+	alice = welcomed(t, again, url.Values{"token": {signFor(t, hardSecret, "alice", time.Hour)}, "session": {"a1"}}, "alice")
 	j := join(t, alice, "lobby", "since", last[len(last)-1].ID)
 	if !j.Recovered || len(j.Events) != 1 || j.Events[0].ID != missed.ID {
 		t.Fatalf("rejoin: %s", j.Raw)
@@ -306,4 +317,22 @@ func TestDrainClosesConnectionsAwaitingTheirToken(t *testing.T) {
 	if got := c.Closed(); got != 1001 {
 		t.Fatalf("closed with %d, want 1001", got)
 	}
+}
+
+// A connection waiting for its token counts against --max-conns.
+func TestConnectionsAwaitingTheirTokenCount(t *testing.T) {
+	g := gw(t, gateway.Config{AuthSecret: hardSecret, Limits: gateway.Limits{MaxConns: 1}})
+	if _, err := chattest.DialQuery(t, g.URL(), url.Values{"session": {"s1"}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// The first connection is counted once its upgrade is served, just after the dial returns.
+	waitFor(t, ctx, "a second connection refused", func() bool {
+		c, err := chattest.DialQuery(t, g.URL(), url.Values{"token": {signFor(t, hardSecret, "bob", time.Hour)}})
+		if err == nil {
+			c.Cut()
+		}
+		return err != nil
+	})
 }
