@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 type config struct {
 	Addr            string
 	NATSURL         string
+	EmbeddedNATS    string // where the embedded NATS listens; "" in-process only
 	DataDir         string
 	GatewayID       string
 	StreamReplicas  int
@@ -40,6 +42,9 @@ type config struct {
 	TokenAudience   string
 	TokenMaxLife    time.Duration
 	AuthSecret      []byte // from CHAT_AUTH_SECRET or the file
+	AuthKeyFile     string
+	AuthPublicKey   []byte // read from AuthKeyFile
+	AuthJWKSURL     string
 	AllowedOrigins  string
 	MessageRate     float64
 	MessageBurst    int
@@ -73,6 +78,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.SetOutput(out)
 	fs.StringVar(&c.Addr, "addr", "", "HTTP listen address (host:port; port 0 picks one); default 127.0.0.1:8080 in open mode, :8080 in token mode")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URLs, comma-separated; empty embeds a NATS server with JetStream")
+	fs.StringVar(&c.EmbeddedNATS, "embedded-nats-addr", "127.0.0.1:4222", `with no --nats-url: where the embedded NATS server listens, for the nats CLI (port 0 picks one); empty or "none": in-process only`)
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "storage of the embedded NATS server")
 	fs.StringVar(&c.GatewayID, "gateway-id", "", "this gateway's id (default: host name plus a short random suffix)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the event stream and buckets (3 on a NATS cluster)")
@@ -87,6 +93,8 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.AuthSecretFile, "auth-secret-file", "", "token mode: file holding the HS256 secret (or set CHAT_AUTH_SECRET); empty with no CHAT_AUTH_SECRET means open mode")
+	fs.StringVar(&c.AuthKeyFile, "auth-public-key-file", "", "token mode: PEM file of the public key(s) verifying RS256, ES256 or EdDSA tokens")
+	fs.StringVar(&c.AuthJWKSURL, "auth-jwks-url", "", "token mode: JWKS URL of the identity provider's keys, for RS256, ES256 and EdDSA tokens")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated Origin host patterns allowed besides the gateway's own host (e.g. chat.example.com,*.example.com)")
 	fs.Float64Var(&c.MessageRate, "message-rate", 10, "messages per second per user on this gateway (shared by the user's connections); 0 switches the limit off (load tests)")
 	fs.IntVar(&c.MessageBurst, "message-burst", 20, "messages a user may send at once above the rate")
@@ -122,7 +130,35 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	if err := c.secret(getenv); err != nil {
 		return c, err
 	}
+	if err := c.publicKey(); err != nil {
+		return c, err
+	}
+	if c.EmbeddedNATS == "none" {
+		c.EmbeddedNATS = ""
+	}
 	return c, c.check()
+}
+
+// publicKey reads --auth-public-key-file and checks --auth-jwks-url; the keys themselves
+// are checked when the gateway starts.
+func (c *config) publicKey() error {
+	if c.AuthKeyFile != "" && c.AuthJWKSURL != "" {
+		return errors.New("set --auth-public-key-file or --auth-jwks-url, not both")
+	}
+	if c.AuthKeyFile != "" {
+		b, err := os.ReadFile(c.AuthKeyFile)
+		if err != nil {
+			return fmt.Errorf("--auth-public-key-file: %w", err)
+		}
+		c.AuthPublicKey = b
+	}
+	if c.AuthJWKSURL != "" {
+		u, err := url.Parse(c.AuthJWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("--auth-jwks-url %q: an http(s) URL is needed", c.AuthJWKSURL)
+		}
+	}
+	return nil
 }
 
 // secret reads the token-mode secret from CHAT_AUTH_SECRET or --auth-secret-file.
@@ -192,7 +228,7 @@ func (c *config) check() error {
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080" // open mode: anyone who reaches it may speak as anyone
-		if c.AuthSecret != nil {
+		if c.tokenMode() {
 			c.Addr = ":8080"
 		}
 	}
@@ -249,6 +285,12 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// tokenMode reports whether clients must present tokens (a secret, a public key or a
+// JWKS is configured); otherwise the gateway is in open mode.
+func (c *config) tokenMode() bool {
+	return c.AuthSecret != nil || c.AuthPublicKey != nil || c.AuthJWKSURL != ""
 }
 
 // origins splits --allowed-origins.

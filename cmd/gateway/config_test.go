@@ -14,7 +14,8 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.SendBudget != 4<<20 || c.Window != 256 || c.NATSURL != "" || c.GatewayID == "" {
+	if c.Addr != "127.0.0.1:8080" || c.SendBudget != 4<<20 || c.Window != 256 || c.NATSURL != "" || c.GatewayID == "" ||
+		c.EmbeddedNATS != "127.0.0.1:4222" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -68,6 +69,10 @@ func TestParseRefusesBadValues(t *testing.T) {
 		{env: map[string]string{"CHAT_SEND_BUDGET": "0"}, want: "send-budget"},
 		{env: map[string]string{"CHAT_WINDOW": "lots"}, want: "CHAT_WINDOW"},
 		{env: map[string]string{"CHAT_LOG_LEVEL": "loud"}, want: "log-level"},
+		{args: []string{"--auth-public-key-file", "/no/such/file"}, want: "auth-public-key-file"},
+		{args: []string{"--auth-jwks-url", "ftp://id.example/jwks"}, want: "auth-jwks-url"},
+		{args: []string{"--auth-jwks-url", "/jwks"}, want: "auth-jwks-url"},
+		{args: []string{"--auth-jwks-url", "https://id.example/jwks", "--auth-public-key-file", "k.pem"}, want: "not both"},
 	} {
 		name := strings.Join(tc.args, " ") + envString(tc.env)
 		t.Run(name, func(t *testing.T) {
@@ -132,5 +137,26 @@ func TestNATSURLsAreRedacted(t *testing.T) {
 	}
 	if name := natsName(config{NATSURL: "nats://user:s3cret@a:4222"}); strings.Contains(name, "s3cret") {
 		t.Fatalf("natsName: %s", name)
+	}
+}
+
+// The embedded NATS can be kept in-process: an empty flag, or "none" (which an environment
+// variable can say).
+func TestParseEmbeddedNATSAddr(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "127.0.0.1:4222"},
+		{[]string{"--embedded-nats-addr", ""}, nil, ""},
+		{[]string{"--embedded-nats-addr", "none"}, nil, ""},
+		{nil, map[string]string{"CHAT_EMBEDDED_NATS_ADDR": "none"}, ""},
+		{[]string{"--embedded-nats-addr", "0.0.0.0:4333"}, nil, "0.0.0.0:4333"},
+	} {
+		c, err := parse(tc.args, env(tc.env), io.Discard)
+		if err != nil || c.EmbeddedNATS != tc.want {
+			t.Errorf("%q %v: %q %v, want %q", tc.args, tc.env, c.EmbeddedNATS, err, tc.want)
+		}
 	}
 }

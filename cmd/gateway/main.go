@@ -103,12 +103,12 @@ func run(ctx context.Context, cfg config, logw io.Writer) error {
 	srv := newServer(g.Handler())
 	go srv.Serve(ln)
 	log.Info("gateway listening", "addr", ln.Addr().String(), "nats", natsName(cfg), "mode", mode(cfg))
-	if cfg.AuthSecret == nil && !loopback(ln.Addr()) {
+	if !cfg.tokenMode() && !loopback(ln.Addr()) {
 		log.Warn("open mode on a non-loopback address: anyone who reaches it may speak as any user; set an auth secret for real use")
 	}
 	if cfg.MetricsAddr != "" {
 		go serveMetrics(cfg.MetricsAddr, g.MetricsHandler(), log)
-	} else if cfg.AuthSecret != nil {
+	} else if cfg.tokenMode() {
 		log.Info("token mode: /metrics is served only on --metrics-addr, which is not set")
 	}
 	logDone := startEventLog(nc, cfg.EventLog, log)
@@ -145,6 +145,8 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		Window:         cfg.Window,
 		WriteTimeout:   cfg.WriteTimeout,
 		AuthSecret:     cfg.AuthSecret,
+		AuthPublicKey:  cfg.AuthPublicKey,
+		AuthJWKSURL:    cfg.AuthJWKSURL,
 		Tokens:         auth.Rules{Issuer: cfg.TokenIssuer, Audience: cfg.TokenAudience, MaxLifetime: cfg.TokenMaxLife},
 		AllowedOrigins: cfg.origins(),
 		Limits: gateway.Limits{MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst,
@@ -180,11 +182,16 @@ func connect(cfg config, log *slog.Logger) (*nats.Conn, *server.Server, error) {
 		}
 		return nc, nil, nil
 	}
-	ns, err := natsd.Start(natsd.Config{StoreDir: cfg.DataDir, DontListen: true, ServerName: "chat-embedded"})
+	ns, err := natsd.Start(natsd.Config{StoreDir: cfg.DataDir, ServerName: "chat-embedded",
+		Addr: cfg.EmbeddedNATS, DontListen: cfg.EmbeddedNATS == ""})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("embedded NATS (--embedded-nats-addr %q): %w", cfg.EmbeddedNATS, err)
 	}
-	log.Info("embedded nats started", "store", cfg.DataDir)
+	if cfg.EmbeddedNATS == "" {
+		log.Info("embedded nats started, in-process only", "store", cfg.DataDir)
+	} else {
+		log.Info("embedded nats started", "store", cfg.DataDir, "url", ns.ClientURL())
+	}
 	nc, err := nats.Connect("", append(opts, nats.InProcessServer(ns))...)
 	if err != nil {
 		ns.Shutdown()
@@ -250,7 +257,7 @@ func serveMetrics(addr string, h http.Handler, log *slog.Logger) {
 }
 
 func mode(cfg config) string {
-	if cfg.AuthSecret != nil {
+	if cfg.tokenMode() {
 		return "token"
 	}
 	return "open"

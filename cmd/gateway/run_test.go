@@ -54,7 +54,7 @@ type started struct {
 func start(t *testing.T, dir string, extra ...string) *started {
 	t.Helper()
 	args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json",
-		"--gateway-id", "gw-run", "--shutdown-timeout", "5s"}, extra...)
+		"--gateway-id", "gw-run", "--shutdown-timeout", "5s", "--embedded-nats-addr", ""}, extra...)
 	cfg, err := parse(args, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func TestRunFailsOnABadDataDir(t *testing.T) {
 	if err := writeFile(file); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := parse([]string{"--addr", "127.0.0.1:0", "--data-dir", file + "/sub"}, env(nil), io.Discard)
+	cfg, err := parse([]string{"--addr", "127.0.0.1:0", "--data-dir", file + "/sub", "--embedded-nats-addr", "none"}, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

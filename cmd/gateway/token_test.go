@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"os"
@@ -30,7 +31,7 @@ func TestTokenPrintsAVerifiableToken(t *testing.T) {
 	if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
 		t.Fatalf("want one line, got %q", out)
 	}
-	id, err := auth.Verify([]byte(tokenSecret), strings.TrimSpace(out), auth.Rules{})
+	id, err := verify([]byte(tokenSecret), strings.TrimSpace(out))
 	if err != nil {
 		t.Fatalf("token %q: %v", out, err)
 	}
@@ -40,7 +41,7 @@ func TestTokenPrintsAVerifiableToken(t *testing.T) {
 	if exp := id.Expires.Sub(before); exp < 89*time.Minute || exp > 91*time.Minute {
 		t.Fatalf("expires in %v, want 90m", exp)
 	}
-	if _, err := auth.Verify([]byte("another-secret-0123456789abcdefghijk"), strings.TrimSpace(out), auth.Rules{}); err == nil {
+	if _, err := verify([]byte("another-secret-0123456789abcdefghijk"), strings.TrimSpace(out)); err == nil {
 		t.Fatal("verified with another secret")
 	}
 }
@@ -54,7 +55,7 @@ func TestTokenSecretFromFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := auth.Verify([]byte(tokenSecret), strings.TrimSpace(out), auth.Rules{})
+	id, err := verify([]byte(tokenSecret), strings.TrimSpace(out))
 	if err != nil || id.User != "bob" {
 		t.Fatalf("%q: %+v %v", out, id, err)
 	}
@@ -107,4 +108,13 @@ func TestTokenRefusals(t *testing.T) {
 	if _, _, err := runToken([]string{"-h"}, nil); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
 	}
+}
+
+// verify checks a token as a gateway with secret would.
+func verify(secret []byte, token string) (auth.Identity, error) {
+	v, err := auth.NewVerifier(auth.Config{Secret: secret})
+	if err != nil {
+		return auth.Identity{}, err
+	}
+	return v.Verify(context.Background(), token)
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -11,6 +12,15 @@ import (
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
+
+// Verify checks token with an HS256 verifier of secret and rules.
+func Verify(secret []byte, token string, rules Rules) (Identity, error) {
+	v, err := NewVerifier(Config{Secret: secret, Rules: rules})
+	if err != nil {
+		return Identity{}, err
+	}
+	return v.Verify(context.Background(), token)
+}
 
 func TestVerify(t *testing.T) {
 	good, err := Sign(secret, "alice", time.Hour)

@@ -32,6 +32,10 @@ func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
 	case protocol.CmdRooms:
 		rooms := c.g.control.State().Rooms(c.sess.User)
 		c.reply(protocol.Encode(protocol.Rooms{Type: protocol.TypeRooms, Ref: cmd.Ref, Rooms: rooms}))
+	case protocol.CmdRefresh:
+		e = c.refresh(ctx, cmd)
+	case protocol.CmdAuth:
+		e = protocol.Errorf(protocol.CodeBadRequest, "auth is only a connection's first frame; send refresh for a newer token")
 	}
 	if e != nil {
 		c.reply(protocol.EncodeError(cmd.Ref, e))

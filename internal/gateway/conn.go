@@ -23,15 +23,17 @@ var errNoAnswer = errors.New("gateway: the event stream did not answer")
 //     loop is busy, so a client that sends faster than its commands run is not read);
 //   - the loop (serve) runs the client's commands one at a time and in order, and what
 //     others ask of the connection through its inbox; it alone owns the connection's rooms,
-//     rate allowance and messages awaiting their acknowledgement;
+//     rate allowance, token expiry and messages awaiting their acknowledgement;
 //   - the writer writes what is queued for the session; it runs only while there is some.
+//
+// A connection whose token comes as its first frame has no session until then: its reader
+// already runs, and the goroutine that waits for the token (awaitToken) becomes its loop.
 type conn struct {
-	// Set before the goroutines start; never changed.
-	g       *Gateway
-	ws      *websocket.Conn
-	sess    *hub.Session
-	log     *slog.Logger
-	expires time.Time // token mode: the token's expiry, checked at every command
+	// Set before the loop starts (the reader uses only ws); never changed.
+	g    *Gateway
+	ws   *websocket.Conn
+	sess *hub.Session
+	log  *slog.Logger
 
 	frames  chan frame    // sent by the reader, closed when it ends; read by the loop
 	readErr error         // why the reader ended; read by the loop once frames is closed
@@ -46,7 +48,10 @@ type conn struct {
 	// Owned by the loop.
 	rooms   map[string]bool // rooms whose joined reply has been queued
 	acks    ackQueue
-	closing bool // a close is queued: further frames are not run
+	closing bool        // a close is queued: further frames are not run
+	expires time.Time   // token mode: the token's exp; the connection ends Leeway after it
+	admin   bool        // token mode: the token's chat_admin, a moderator of every room
+	expiry  *time.Timer // token mode: tells the loop, through the inbox, that the token ran out
 }
 
 // frame is one frame read from the client.
@@ -57,7 +62,7 @@ type frame struct {
 
 // serveWS upgrades a request to a WebSocket and serves it until it ends.
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
-	if max := g.cfg.Limits.MaxConns; max > 0 && g.conns.count() >= max {
+	if max := g.cfg.Limits.MaxConns; max > 0 && g.conns.count()+int(g.waiting.Load()) >= max {
 		writeError(w, protocol.Errorf(protocol.CodeUnavailable, "this gateway is full, try another or later"))
 		return
 	}
@@ -80,19 +85,18 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	id, perr, code := g.identify(r)
 	if perr != nil {
 		g.metrics.rejected.WithLabelValues(perr.Code).Inc()
-		refuse(r.Context(), ws, perr, code, g.cfg.WriteTimeout)
+		refuse(r.Context(), ws, "", perr, code, g.cfg.WriteTimeout)
 		return
 	}
-	if !g.limits.userConnects.allow(id.user) {
-		g.metrics.rejected.WithLabelValues(protocol.CodeRateLimited).Inc()
-		refuse(r.Context(), ws, errConnectLimited, protocol.CloseTryLater, g.cfg.WriteTimeout)
-		return
-	}
-	c.ws, c.expires = ws, id.expires
-	c.sess = hub.NewSession(id.user, id.session, uuid.NewString(), g.cfg.SendBudget, c.wake, c.cut)
-	c.log = g.log.With("user", id.user, "session", id.session, "conn", c.sess.Conn)
+	c.ws = ws
 	c.seen()
-	g.metrics.opened.Inc()
+	if id.awaitToken {
+		g.waiting.Add(1)
+		go c.read()
+		go c.awaitToken(id.session)
+		return
+	}
+	c.begin(id)
 	// Opening runs here; then the connection is served on goroutines of its own, which
 	// start with small stacks, and net/http lets go of the request and of this one.
 	if c.open(context.Background()) {
@@ -101,11 +105,19 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// refuse sends an error frame and closes with code.
-func refuse(ctx context.Context, ws *websocket.Conn, e *protocol.Error, code int, timeout time.Duration) {
+// begin makes the connection's session once its identity is known.
+func (c *conn) begin(id identity) {
+	c.expires, c.admin = id.expires, id.admin
+	c.sess = hub.NewSession(id.user, id.session, uuid.NewString(), c.g.cfg.SendBudget, c.wake, c.cut)
+	c.log = c.g.log.With("user", id.user, "session", id.session, "conn", c.sess.Conn)
+	c.g.metrics.opened.Inc()
+}
+
+// refuse sends an error frame (echoing ref) and closes with code.
+func refuse(ctx context.Context, ws *websocket.Conn, ref string, e *protocol.Error, code int, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_ = ws.Write(ctx, websocket.MessageText, protocol.EncodeError("", e))
+	_ = ws.Write(ctx, websocket.MessageText, protocol.EncodeError(ref, e))
 	_ = ws.Close(websocket.StatusCode(code), e.Message)
 }
 
@@ -113,7 +125,14 @@ func refuse(ctx context.Context, ws *websocket.Conn, e *protocol.Error, code int
 // reports false when the connection was refused (and is closing).
 func (c *conn) open(ctx context.Context) bool {
 	g := c.g
-	welcome := protocol.Welcome{Type: protocol.TypeWelcome, UserID: c.sess.User, SessionID: c.sess.ID, GatewayID: g.cfg.ID}
+	welcome := protocol.Welcome{Type: protocol.TypeWelcome, UserID: c.sess.User, SessionID: c.sess.ID,
+		GatewayID: g.cfg.ID, Protocol: protocol.Version}
+	if !g.limits.userConnects.allow(c.sess.User) {
+		g.metrics.rejected.WithLabelValues(protocol.CodeRateLimited).Inc()
+		c.reply(protocol.EncodeError("", errConnectLimited))
+		c.closeNow(protocol.CloseTryLater)
+		return false
+	}
 	c.sess.Reply(&hub.Frame{Data: protocol.Encode(welcome)})
 	if code := g.conns.add(c, g.cfg.Limits.MaxConnsPerUser); code != 0 {
 		if code == protocol.CloseTryLater {
@@ -135,7 +154,7 @@ func (c *conn) open(ctx context.Context) bool {
 		return false
 	}
 	g.control.Kick(ctx, c.sess.User, c.sess.ID, took)
-	c.log.Info("connection opened", "took_over", took != nil)
+	c.log.Info("connection opened", "took_over", took != nil, "chat_admin", c.admin)
 	return true
 }
 
@@ -164,6 +183,7 @@ func (c *conn) serve() {
 	defer c.g.conns.remove(c)
 	defer close(c.done)
 	ctx := context.Background()
+	c.armExpiry()
 	for {
 		frames, drained := c.frames, (<-chan struct{})(nil)
 		switch {
@@ -180,7 +200,7 @@ func (c *conn) serve() {
 				return
 			}
 			if !c.closing {
-				c.closing = !c.handle(ctx, f)
+				c.handle(ctx, f)
 			}
 		case <-drained:
 		case <-c.inbox.ready():
@@ -197,17 +217,15 @@ func (c *conn) serve() {
 	}
 }
 
-// handle checks and runs one frame of the client; false ends the connection (its close
-// is queued).
-func (c *conn) handle(ctx context.Context, f frame) bool {
+// handle checks and runs one frame of the client.
+func (c *conn) handle(ctx context.Context, f frame) {
 	if f.typ != websocket.MessageText {
 		c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text")))
-		return true
+		return
 	}
-	if !c.expires.IsZero() && time.Now().After(c.expires) {
-		c.reply(protocol.EncodeError("", errUnauthorized))
-		c.closeNow(protocol.CloseUnauthorized)
-		return false
+	if c.tokenExpired() {
+		c.unauthorized("", "token expired")
+		return
 	}
 	cmd, ref, perr := protocol.Decode(f.data)
 	if perr == nil && !c.g.limits.allow(c.sess.User, cmd.Type) {
@@ -216,17 +234,19 @@ func (c *conn) handle(ctx context.Context, f frame) bool {
 	if perr != nil {
 		c.g.metrics.rejected.WithLabelValues(perr.Code).Inc()
 		c.reply(protocol.EncodeError(ref, perr))
-		return true
+		return
 	}
 	c.g.metrics.commands.WithLabelValues(cmd.Type).Inc()
 	c.run(ctx, cmd)
-	return true
 }
 
 // teardown leaves the hub and records the end of the connection in presence: a client
 // that closed with 1000 has left; any other end starts the grace period.
 func (c *conn) teardown(readErr error) {
 	g := c.g
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 	g.hub.Unregister(c.sess)
 	code := int(c.cutWith.Load())
 	status := websocket.CloseStatus(readErr)

@@ -18,11 +18,16 @@ type connSet struct {
 	perSess map[[2]string]int // connections of one (user, session): a reconnect replaces one
 	empty   chan struct{}     // closed while the set is empty and draining
 	drained bool
+	drainc  chan struct{} // closed by drain
 }
 
 func newConnSet() connSet {
-	return connSet{bySess: make(map[*hub.Session]*conn), perUser: make(map[string][]*conn), perSess: make(map[[2]string]int)}
+	return connSet{bySess: make(map[*hub.Session]*conn), perUser: make(map[string][]*conn), perSess: make(map[[2]string]int),
+		drainc: make(chan struct{})}
 }
+
+// draining is closed once the gateway drains.
+func (s *connSet) draining() <-chan struct{} { return s.drainc }
 
 // add registers c. It refuses, with the close code to use, once the gateway is draining
 // (1001) or when the user already has maxPerUser connections here (1013; 0: no limit). A
@@ -93,6 +98,9 @@ func (s *connSet) count() int {
 // event, once what is queued for it is written.
 func (s *connSet) drain() {
 	s.mu.Lock()
+	if !s.drained {
+		close(s.drainc)
+	}
 	s.drained = true
 	s.empty = make(chan struct{})
 	if len(s.bySess) == 0 {

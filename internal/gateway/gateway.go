@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chathub/chathub/internal/auth"
@@ -45,11 +46,21 @@ type Config struct {
 	// JoinTimeout bounds a join, history included; zero means 10s.
 	JoinTimeout time.Duration
 	// AuthSecret switches on token mode: clients present HS256 JWTs signed with it.
-	// Nil means open mode (?user=), for local use.
+	// Nil, with no AuthPublicKey and no AuthJWKSURL, means open mode (?user=), for local use.
 	AuthSecret []byte
+	// AuthPublicKey (PEM) switches on token mode for RS256, ES256 or EdDSA tokens, by the
+	// type of its keys (auth.Config.PublicKeyPEM); it may be combined with AuthSecret.
+	AuthPublicKey []byte
+	// AuthJWKSURL switches on token mode for RS256, ES256 and EdDSA tokens signed with the
+	// keys published there (auth.Config.JWKSURL); it may be combined with AuthSecret, not
+	// with AuthPublicKey. New fails when it cannot be fetched.
+	AuthJWKSURL string
 	// Tokens are the rules a token must satisfy besides its signature (issuer, audience,
 	// maximum lifetime); the zero value checks only the lifetime, at most 7 days.
 	Tokens auth.Rules
+	// AuthTimeout is how long a client that opened /ws without ?token= has to send its
+	// token as its first frame; zero means 10s.
+	AuthTimeout time.Duration
 	// AllowedOrigins are Origin host patterns (path.Match) allowed to open /ws besides the
 	// gateway's own host; nil allows the same origin only.
 	AllowedOrigins []string
@@ -59,8 +70,9 @@ type Config struct {
 	// within the interval is cut. Zero means 30s.
 	PingInterval time.Duration
 	// SeparateMetrics takes GET /metrics off the gateway's handler; serve MetricsHandler
-	// on an address of its own. In token mode, where every endpoint but /healthz and
-	// /readyz needs a token, metrics are served only so.
+	// on an address of its own. In token mode (any of AuthSecret, AuthPublicKey,
+	// AuthJWKSURL), where every endpoint but /healthz and /readyz needs a token, metrics
+	// are served only so.
 	SeparateMetrics bool
 	// Page serves GET / (the chat page); nil serves nothing there.
 	Page http.Handler
@@ -73,6 +85,7 @@ func (c Config) withDefaults() Config {
 	c.WriteTimeout = orDuration(c.WriteTimeout, 10*time.Second)
 	c.JoinTimeout = orDuration(c.JoinTimeout, 10*time.Second)
 	c.PingInterval = orDuration(c.PingInterval, 30*time.Second)
+	c.AuthTimeout = orDuration(c.AuthTimeout, 10*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,6 +105,8 @@ type Gateway struct {
 	metrics *metrics
 	limits  *limiters
 	mux     http.Handler
+	tokens  *auth.Verifier // nil in open mode
+	waiting atomic.Int64   // connections waiting for their first frame's token
 
 	stop context.CancelFunc // ends what start started
 	run  *errgroup.Group    // the hub, the control plane, the feeds' checks, the pinger
@@ -123,6 +138,15 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	if g.tokens, err = verifier(cfg); err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			g.tokens.Close()
+		}
+	}()
 	err = retry(ctx, g.log, "opening the event stream", func(ctx context.Context) (err error) {
 		g.store, err = history.Open(ctx, js, cfg.History)
 		return err
@@ -147,7 +171,21 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g.mux = g.routes()
+	started = true
 	return g, nil
+}
+
+// verifier makes the token verifier of token mode, or nil in open mode.
+func verifier(cfg Config) (*auth.Verifier, error) {
+	if cfg.AuthSecret == nil && cfg.AuthPublicKey == nil && cfg.AuthJWKSURL == "" {
+		return nil, nil
+	}
+	v, err := auth.NewVerifier(auth.Config{Secret: cfg.AuthSecret, PublicKeyPEM: cfg.AuthPublicKey,
+		JWKSURL: cfg.AuthJWKSURL, Rules: cfg.Tokens, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return v, nil
 }
 
 // start runs the hub, the control plane, the feeds' idle checks and the pinger as one
@@ -202,6 +240,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.feeds.StopAll()
 	g.stop()
 	_ = g.run.Wait()
+	g.tokens.Close()
 	return err
 }
 

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -154,22 +155,23 @@ func TestTokenSubIsTheUser(t *testing.T) {
 	}
 }
 
-// A token that expires while connected is refused at the next command.
+// A token that runs out while connected ends the connection, and a command sent at that
+// moment is not run, whichever of the two the gateway sees first.
 func TestTokenExpiringDuringTheConnection(t *testing.T) {
 	g := tokenGW(t)
-	// JWT times are whole seconds; the token lives between one and two seconds.
-	exp := time.Now().Add(2 * time.Second).Truncate(time.Second)
-	tok := claimsToken(t, jwt.SigningMethodHS256, hardSecret, jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(exp)})
+	tok, end := expiringToken(t, "alice")
 	c := tokenClient(t, g, tok, "s1")
 	c.Expect("welcome")
 	if m := c.Call(map[string]any{"type": "users"}); m.Type != "users" {
 		t.Fatalf("before expiry: %s", m.Raw)
 	}
-	// Waiting for a clock, not for another goroutine: the token must be past its exp.
-	<-time.After(time.Until(exp) + 50*time.Millisecond)
-	c.Send(map[string]any{"type": "join", "chatroomId": "lobby", "ref": "late"})
+	// Waiting for a clock, not for another goroutine: the token must be past its end.
+	<-time.After(time.Until(end))
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	_ = c.Conn.Send(ctx, map[string]any{"type": "join", "chatroomId": "lobby", "ref": "late"}) // the socket may be closing
 	m := c.UntilMatch(func(m chattest.Msg) bool { return m.Type == "error" || m.Ref == "late" })
-	if m.Type != "error" || m.Code != "unauthorized" {
+	if m.Type != "error" || m.Code != "unauthorized" || m.Message != "token expired" {
 		t.Fatalf("after expiry: %s", m.Raw)
 	}
 	if got := c.Closed(); got != 4501 {

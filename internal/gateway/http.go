@@ -31,10 +31,10 @@ func (g *Gateway) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", g.serveReady)
-	if !g.cfg.SeparateMetrics && g.cfg.AuthSecret == nil {
+	if !g.cfg.SeparateMetrics && g.tokens == nil {
 		mux.Handle("GET /metrics", g.metrics.handler())
 	}
-	if g.cfg.AuthSecret != nil {
+	if g.tokens != nil {
 		return mux
 	}
 	return g.checkHost(mux)
@@ -46,7 +46,7 @@ func (g *Gateway) MetricsHandler() http.Handler { return g.metrics.handler() }
 // member lets through, in token mode, only requests with a valid bearer token.
 func (g *Gateway) member(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if g.cfg.AuthSecret != nil {
+		if g.tokens != nil {
 			if user, e := g.requester(r); e != nil || user == "" {
 				writeError(w, errUnauthorized)
 				return
@@ -100,7 +100,7 @@ func (g *Gateway) serveHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, e := g.requester(r)
-	if e == nil && user == "" && g.cfg.AuthSecret != nil {
+	if e == nil && user == "" && g.tokens != nil {
 		e = errUnauthorized
 	}
 	if e != nil {

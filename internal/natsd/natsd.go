@@ -52,6 +52,9 @@ func Start(cfg Config) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := free(opts); err != nil {
+		return nil, err
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("natsd: %w", err)
@@ -144,4 +147,19 @@ func splitHostPort(addr string) (string, int, error) {
 		host = "0.0.0.0"
 	}
 	return host, port, nil
+}
+
+// free checks that the client port can be listened on: nats-server, told to listen on a
+// port in use, only fails to become ready after 10 s, without saying why. (Another process
+// may still take the port in between; then it is the 10 s.)
+func free(opts *server.Options) error {
+	if opts.DontListen || opts.Port == server.RANDOM_PORT {
+		return nil
+	}
+	addr := net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("natsd: cannot listen on %s (another NATS server running?): %w", addr, err)
+	}
+	return ln.Close()
 }

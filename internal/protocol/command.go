@@ -15,6 +15,8 @@ const (
 	CmdHistory = "history"
 	CmdUsers   = "users"
 	CmdRooms   = "rooms"
+	CmdAuth    = "auth"    // the token, as a connection's first frame (token mode)
+	CmdRefresh = "refresh" // a newer token for the same user (token mode)
 )
 
 // Default page sizes.
@@ -33,6 +35,7 @@ type Command struct {
 	Since      *int64  `json:"since,omitempty"`
 	Before     *int64  `json:"before,omitempty"`
 	Limit      *int64  `json:"limit,omitempty"`
+	Token      string  `json:"token,omitempty"`
 }
 
 // Decode parses one client frame into a validated command. On failure it returns the
@@ -97,6 +100,11 @@ func (c *Command) validate() *Error {
 	case CmdHistory:
 		return firstError(c.room(), c.nonNegative("before", c.Before), c.limit())
 	case CmdUsers, CmdRooms:
+		return nil
+	case CmdAuth, CmdRefresh:
+		if c.Token == "" {
+			return Errorf(CodeBadRequest, "token is missing")
+		}
 		return nil
 	case "":
 		return Errorf(CodeBadRequest, "type is missing")

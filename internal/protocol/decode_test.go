@@ -21,6 +21,8 @@ func TestDecodeValid(t *testing.T) {
 		{`{"type":"history","chatroomId":"lobby","before":0,"limit":50}`, Command{Type: CmdHistory, ChatroomID: "lobby", Before: i64(0), Limit: i64(50)}},
 		{`{"type":"users","ref":"u1"}`, Command{Type: CmdUsers, Ref: "u1"}},
 		{`{"type":"rooms"}`, Command{Type: CmdRooms}},
+		{`{"type":"auth","token":"a.b.c"}`, Command{Type: CmdAuth, Token: "a.b.c"}},
+		{`{"type":"refresh","token":"a.b.c","ref":"t1"}`, Command{Type: CmdRefresh, Token: "a.b.c", Ref: "t1"}},
 		{"  {\"type\":\"rooms\"}\n", Command{Type: CmdRooms}}, // white space around the object
 		{`{"type":"users","ref":"` + strings.Repeat("r", 64) + `"}`, Command{Type: CmdUsers, Ref: strings.Repeat("r", 64)}},
 		{`{"type":"users","ref":"` + strings.Repeat("é", 64) + `"}`, Command{Type: CmdUsers, Ref: strings.Repeat("é", 64)}}, // characters, not bytes
@@ -35,7 +37,7 @@ func TestDecodeValid(t *testing.T) {
 		if ref != tt.want.Ref {
 			t.Errorf("Decode(%s): ref %q, want %q", tt.frame, ref, tt.want.Ref)
 		}
-		if c.Type != tt.want.Type || c.ChatroomID != tt.want.ChatroomID || c.UserID != tt.want.UserID || c.Ref != tt.want.Ref ||
+		if c.Type != tt.want.Type || c.ChatroomID != tt.want.ChatroomID || c.UserID != tt.want.UserID || c.Ref != tt.want.Ref || c.Token != tt.want.Token ||
 			!eqPtr(c.Since, tt.want.Since) || !eqPtr(c.Before, tt.want.Before) || !eqPtr(c.Limit, tt.want.Limit) {
 			t.Errorf("Decode(%s) = %+v, want %+v", tt.frame, *c, tt.want)
 		}
@@ -105,6 +107,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"message without room", `{"type":"message","message":"hi"}`, CodeBadRequest, ""},
 		{"message bad room", `{"type":"message","chatroomId":"a.b","message":"hi"}`, CodeInvalidRoom, ""},
 		{"private without user", `{"type":"private","ref":"a"}`, CodeBadRequest, "a"},
+		{"auth without token", `{"type":"auth","ref":"a"}`, CodeBadRequest, "a"},
+		{"auth token empty", `{"type":"auth","token":""}`, CodeBadRequest, ""},
+		{"refresh without token", `{"type":"refresh","ref":"t"}`, CodeBadRequest, "t"},
+		{"refresh token ill-typed", `{"type":"refresh","token":{"jwt":"x"},"ref":"t"}`, CodeBadRequest, "t"},
 		{"private bad user", `{"type":"private","userId":"bo b","ref":"a"}`, CodeInvalidUser, "a"},
 		{"private user 65", `{"type":"private","userId":"` + strings.Repeat("b", 65) + `"}`, CodeInvalidUser, ""},
 		{"history before negative", `{"type":"history","chatroomId":"r","before":-1,"ref":"a"}`, CodeBadRequest, "a"},

@@ -21,6 +21,10 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"history","chatroomId":"lobby","before":1200,"limit":50}`,
 		`{"type":"users","ref":"u1"}`,
 		`{"type":"rooms"}`,
+		`{"type":"auth","token":"a.b.c"}`,
+		`{"type":"refresh","token":"a.b.c","ref":"t1"}`,
+		`{"type":"refresh","token":7}`,
+		`{"type":"auth"}`,
 		`{"type":"users"}{"type":"users"}`,
 		`{"type":"join","chatroomId":"a.b"}`,
 		`{"type":"join","chatroomId":"lobby","limit":1001}`,
@@ -64,6 +68,10 @@ func checkCommand(t *testing.T, c *Command) {
 	case CmdPrivate:
 		if !ValidName(c.UserID) {
 			t.Fatalf("private with bad userId accepted: %q", c.UserID)
+		}
+	case CmdAuth, CmdRefresh:
+		if c.Token == "" {
+			t.Fatalf("%s without a token accepted", c.Type)
 		}
 	default:
 		t.Fatalf("unknown type accepted: %q", c.Type)

@@ -7,15 +7,19 @@ import (
 
 // Reply types (gateway to client) that are not events.
 const (
-	TypeWelcome = "welcome"
-	TypeJoined  = "joined"
-	TypeLeft    = "left"
-	TypeAck     = "ack"
-	TypeHistory = "history"
-	TypeUsers   = "users"
-	TypeRooms   = "rooms"
-	TypeError   = "error"
+	TypeWelcome   = "welcome"
+	TypeJoined    = "joined"
+	TypeLeft      = "left"
+	TypeAck       = "ack"
+	TypeHistory   = "history"
+	TypeUsers     = "users"
+	TypeRooms     = "rooms"
+	TypeError     = "error"
+	TypeRefreshed = "refreshed"
 )
+
+// Version is the protocol version a gateway speaks, sent in the welcome.
+const Version = "1.1"
 
 // Welcome is always the first frame of a connection.
 type Welcome struct {
@@ -23,6 +27,14 @@ type Welcome struct {
 	UserID    string `json:"userId"`
 	SessionID string `json:"sessionId"`
 	GatewayID string `json:"gatewayId"`
+	Protocol  string `json:"protocol"`
+}
+
+// Refreshed answers refresh: the connection lives on until the new token's exp.
+type Refreshed struct {
+	Type string `json:"type"`
+	Ref  string `json:"ref,omitempty"`
+	Exp  int64  `json:"exp"`
 }
 
 // Joined answers join and private. Events are already encoded (with their ids).

@@ -106,11 +106,13 @@ export async function startNats(bins) {
 
 /**
  * startGateway runs a gateway and waits until /readyz answers 200. With natsUrl empty it
- * embeds its own NATS in dataDir. addr "127.0.0.1:PORT" restarts one on a known port.
+ * embeds its own NATS in dataDir, reachable in-process only. addr "127.0.0.1:PORT" restarts one on a known port.
  */
 export async function startGateway(bins, { dataDir = tempDir('chathub-gw-'), natsUrl = '', id = '', addr = '127.0.0.1:0', grace = '', extra = [], env = {} } = {}) {
   const args = ['--addr', addr, '--data-dir', dataDir, ...extra];
+  // The embedded NATS stays in-process: several gateways of a test must not all take 4222.
   if (natsUrl) args.push('--nats-url', natsUrl);
+  else args.push('--embedded-nats-addr', 'none');
   if (id) args.push('--gateway-id', id);
   if (grace) args.push('--grace', grace);
   const p = start(bins.gateway, args, { name: `gateway ${id}`, line: 'gateway listening', field: 'addr', env });
