@@ -258,11 +258,15 @@ func (c *conn) teardown(readErr error) {
 	left := code == 0 && status == websocket.StatusNormalClosure
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := whileTransient(ctx, func(ctx context.Context) error {
+	disconnect := func(ctx context.Context) error {
 		return g.control.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, left)
-	})
-	if err != nil {
-		c.log.Warn("presence not updated at close", "err", err)
+	}
+	if err := whileTransient(ctx, disconnect); err != nil {
+		// Not forgotten: the session record still says this connection holds it, and
+		// nobody else would ever end it while this gateway lives.
+		c.log.Warn("presence not updated at close; trying again in the background", "err", err)
+		g.metrics.deferred.Inc()
+		go g.untilDone(c.log, "presence at close", disconnect)
 	}
 	c.ws.CloseNow()
 }

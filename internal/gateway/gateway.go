@@ -108,8 +108,9 @@ type Gateway struct {
 	tokens  *auth.Verifier // nil in open mode
 	waiting atomic.Int64   // connections waiting for their first frame's token
 
-	stop context.CancelFunc // ends what start started
-	run  *errgroup.Group    // the hub, the control plane, the feeds' checks, the pinger
+	stop   context.CancelFunc // ends what start started
+	runCtx context.Context    // ends with stop
+	run    *errgroup.Group    // the hub, the control plane, the feeds' checks, the pinger
 }
 
 // controlPlane is what the gateway asks of package control: presence, rooms and notices
@@ -194,7 +195,7 @@ func verifier(cfg Config) (*auth.Verifier, error) {
 func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 	runCtx, stop := context.WithCancel(context.Background())
 	grp, runCtx := errgroup.WithContext(runCtx)
-	g.stop, g.run = stop, grp
+	g.stop, g.run, g.runCtx = stop, grp, runCtx
 	ready := make(chan struct{})
 	grp.Go(func() error { g.hub.Run(runCtx); return nil })
 	grp.Go(func() error { g.pinger(runCtx); return nil })

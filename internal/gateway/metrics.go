@@ -21,6 +21,7 @@ type metrics struct {
 	eventsIn   prometheus.Counter
 	publish    prometheus.Histogram
 	historyLat prometheus.Histogram
+	deferred   prometheus.Counter
 }
 
 func newMetrics(g *Gateway) *metrics {
@@ -34,6 +35,7 @@ func newMetrics(g *Gateway) *metrics {
 	m.eventsIn = f.counter("chat_events_in_total", "Stored events received from the stream's live feed.")
 	m.publish = f.histogram("chat_publish_seconds", "Time to store a message in the event stream.")
 	m.historyLat = f.histogram("chat_history_seconds", "Time to build a joined or history reply.")
+	m.deferred = f.counter("chat_presence_deferred_total", "Connection ends whose presence update failed at first and was tried again in the background.")
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

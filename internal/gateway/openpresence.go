@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/chathub/chathub/internal/control"
@@ -59,6 +60,34 @@ func (c *conn) presenceFailed(took *control.Takeover, err error) {
 	g.control.Kick(ctx, c.sess.User, c.sess.ID, took)
 	if err := g.control.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, false); err != nil {
 		c.log.Warn("presence not updated at close", "err", err)
+	}
+}
+
+// untilDone runs fn again and again, waiting longer each time (up to 10 s), until it
+// succeeds, fails in a way that will not pass, or the gateway stops: for what must not be
+// forgotten when NATS is away longer than a command can wait (a connection's end in
+// presence). If the gateway stops first, its run's heartbeat stops and the other gateways
+// end its sessions.
+func (g *Gateway) untilDone(log *slog.Logger, what string, fn func(context.Context) error) {
+	wait := time.Second
+	for attempt := 2; ; attempt++ {
+		select {
+		case <-g.runCtx.Done():
+			return
+		case <-time.After(wait):
+		}
+		ctx, cancel := context.WithTimeout(g.runCtx, 10*time.Second)
+		err := fn(ctx)
+		cancel()
+		switch {
+		case err == nil:
+			log.Info(what+" done", "attempt", attempt)
+			return
+		case !transient(err) && !errors.Is(err, context.DeadlineExceeded):
+			log.Warn(what+" failed for good", "attempt", attempt, "err", err)
+			return
+		}
+		wait = min(2*wait, 10*time.Second)
 	}
 }
 
