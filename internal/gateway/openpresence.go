@@ -58,8 +58,13 @@ func (c *conn) presenceFailed(took *control.Takeover, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	g.control.Kick(ctx, c.sess.User, c.sess.ID, took)
-	if err := g.control.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, false); err != nil {
-		c.log.Warn("presence not updated at close", "err", err)
+	disconnect := func(ctx context.Context) error {
+		return g.control.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, false)
+	}
+	if err := disconnect(ctx); err != nil {
+		c.log.Warn("presence not updated at close; trying again in the background", "err", err)
+		g.metrics.deferred.Inc()
+		go g.untilDone(c.log, "presence at close", disconnect)
 	}
 }
 
