@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,12 +34,19 @@ func TestRandomCluster(t *testing.T) {
 	defer cancel()
 	problems := CheckCluster(ctx, c, CheckConfig{Seed: seed, Duration: duration, Logf: t.Logf})
 	problems = withoutKnownOpen(t, problems)
-	for i, p := range problems {
-		if i == 50 {
-			t.Errorf("... and %d more problems", len(problems)-50)
-			break
+	if len(problems) > 0 {
+		all := filepath.Join(c.Dir, "problems.txt")
+		if err := os.WriteFile(all, []byte(strings.Join(problems, "\n")+"\n"), 0o644); err == nil {
+			t.Logf("every problem is in %s", all)
 		}
-		t.Error(p)
+	}
+	// The first few of each kind, so that one kind does not hide the others.
+	shown := map[string]int{}
+	for _, p := range problems {
+		k := kinds([]string{p})
+		if shown[k]++; shown[k] <= 15 {
+			t.Error(p)
+		}
 	}
 	if len(problems) > 0 {
 		t.Errorf("seed %d: %d problems (%s); the schedule is in %s/schedule.txt (CLUSTERTEST_KEEP=dir keeps it)",
