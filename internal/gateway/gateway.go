@@ -62,6 +62,9 @@ type Config struct {
 	// on an address of its own. In token mode, where every endpoint but /healthz and
 	// /readyz needs a token, metrics are served only so.
 	SeparateMetrics bool
+	// APIKeys switch the server API on (docs/api.md): POST /api/v1/<method> with any of
+	// them as bearer token, and the NATS service "chat". Nil serves neither (/api/ is 404).
+	APIKeys []string
 	// Page serves GET / (the chat page); nil serves nothing there.
 	Page http.Handler
 	// Logger receives the gateway's logs; nil discards them.
@@ -92,6 +95,7 @@ type Gateway struct {
 	metrics *metrics
 	limits  *limiters
 	mux     http.Handler
+	api     *serverAPI
 
 	stop context.CancelFunc // ends what start started
 	run  *errgroup.Group    // the hub, the control plane, the feeds' checks, the pinger
@@ -146,7 +150,12 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	if err := g.start(ctx, plane); err != nil {
 		return nil, err
 	}
-	g.mux = g.routes()
+	if err := g.openAPI(plane); err != nil {
+		g.stop()
+		_ = g.run.Wait()
+		return nil, err
+	}
+	g.mux = g.withAPI(g.routes())
 	return g, nil
 }
 
@@ -193,6 +202,7 @@ func (g *Gateway) ID() string { return g.cfg.ID }
 // and keeps counting as present for its grace period so it can move to another gateway.
 // It returns when every connection has ended or ctx ends (then the rest are cut).
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.closeAPI()
 	g.conns.drain()
 	err := g.conns.wait(ctx)
 	if err != nil {
