@@ -98,6 +98,28 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatalf("an unknown method is looked up only with a good key: %d %s", a.status, a.body)
 	}
 
+	// Open mode answers browsers' Hosts only (DNS rebinding); the API, which has keys of
+	// its own, answers backends calling it by any name.
+	for path, want := range map[string]int{"/api/v1/users": 200, "/users": 403} {
+		req, err := http.NewRequest(http.MethodPost, c.g1.HTTP()+path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "chat.internal.example"
+		req.Header.Set("Authorization", "Bearer "+key1)
+		if path == "/users" {
+			req.Method = http.MethodGet
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s with Host chat.internal.example: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+
 	ns := chattest.NATS(t)
 	off := chattest.StartGateway(t, ns, gateway.Config{ID: "gw-off"})
 	for _, key := range []string{"", key1} {
