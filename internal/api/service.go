@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chathub/chathub/internal/protocol"
 	"github.com/chathub/chathub/internal/subject"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -36,8 +37,9 @@ func (a *API) Register(nc *nats.Conn) (micro.Service, error) {
 		return nil, fmt.Errorf("api: service: %w", err)
 	}
 	grp := svc.AddGroup(subject.API)
+	maxPayload := int(nc.MaxPayload())
 	for _, m := range Methods {
-		h := micro.HandlerFunc(func(req micro.Request) { a.serveNATS(m, req) })
+		h := micro.HandlerFunc(func(req micro.Request) { a.serveNATS(m, req, maxPayload) })
 		err := grp.AddEndpoint(strings.ReplaceAll(m, ".", "_"), h, micro.WithEndpointSubject(m),
 			micro.WithEndpointMetadata(map[string]string{"http": "POST " + Prefix + "v1/" + m}))
 		if err != nil {
@@ -52,8 +54,16 @@ func (a *API) Register(nc *nats.Conn) (micro.Service, error) {
 // subscription's goroutine; each is bounded by the API's timeout. An error is answered
 // with micro's error headers (the HTTP status as the code, the message as the
 // description) and the same JSON body as over HTTP.
-func (a *API) serveNATS(name string, req micro.Request) {
+//
+// An answer over the server's maximum payload (1 MiB by default; a history of 1000 large
+// events can be more) cannot be sent: it is answered too_large instead, so the caller asks
+// for fewer rather than waiting for nothing.
+func (a *API) serveNATS(name string, req micro.Request, maxPayload int) {
 	out, e := a.Call(context.Background(), name, req.Data())
+	if e == nil && maxPayload > 0 && len(out) > maxPayload {
+		out, e = nil, protocol.Errorf(protocol.CodeTooLarge,
+			"the answer is %d bytes, over the NATS server's maximum payload of %d: ask for fewer (limit), or use HTTP", len(out), maxPayload)
+	}
 	var err error
 	if e != nil {
 		err = req.Error(strconv.Itoa(Status(e.Code)), e.Message, errorBody(e),

@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,4 +219,22 @@ func TestAPIServiceInfo(t *testing.T) {
 		}
 		return n == 1
 	})
+}
+
+// A history answer over NATS's maximum payload is answered too_large over NATS (rather
+// than never), and in full over HTTP.
+func TestAPIHistoryOverMaxPayload(t *testing.T) {
+	c := start(t, gateway.Config{})
+	text := strings.Repeat("y", 3990)
+	n := int(c.nc.MaxPayload())/len(text) + 2
+	for i := range n {
+		call(t, c.g1, key1, "publish", map[string]any{"chatroomId": "big", "message": text, "idempotencyKey": fmt.Sprint(i)}).id(t)
+	}
+	body := map[string]any{"chatroomId": "big", "limit": 1000}
+	if a := natsCall(t, c.nc, "history", body); a.status != 400 || a.code(t) != "too_large" {
+		t.Fatalf("history over NATS: %d %.300s", a.status, a.body)
+	}
+	if a := call(t, c.g2, key1, "history", body); a.status != 200 || len(a.object(t)["events"].([]any)) != n {
+		t.Fatalf("history over HTTP: %d %.300s", a.status, a.body)
+	}
 }
