@@ -158,6 +158,7 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 			HistoryReads: cfg.HistoryReads},
 		SeparateMetrics: cfg.MetricsAddr != "",
 		PingInterval:    cfg.PingInterval,
+		APIKeys:         cfg.APIKeys,
 		Page:            web.Handler(),
 		Logger:          log,
 	}

@@ -33,6 +33,9 @@ type Local interface {
 	// PrivateOpened says user opened the private room with peer: the local sessions of
 	// peer should join it.
 	PrivateOpened(room, user, peer string)
+	// CloseSessions closes, with code and reason, the local connections of user (of its
+	// session only, when session is not empty).
+	CloseSessions(user, session string, code int, reason string)
 }
 
 // Config of a control plane. Zero values are documented per field.

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -53,6 +54,7 @@ type fakeLocal struct {
 	notices  []string // "online alice"; barriers as "barrier <token>"
 	kicks    []string // "alice s1 c1"
 	privates []string // "<room> alice bob": alice opened the room with bob
+	closes   []string // "alice s1 4002 reason"
 }
 
 func (l *fakeLocal) Notice(data []byte) {
@@ -394,4 +396,16 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+func (l *fakeLocal) CloseSessions(user, session string, code int, reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closes = append(l.closes, fmt.Sprintf("%s %s %d %s", user, session, code, reason))
+}
+
+func (l *fakeLocal) closed() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.closes)
 }

@@ -15,6 +15,7 @@ func (p *Plane) listen() ([]*nats.Subscription, error) {
 	handlers := map[string]nats.MsgHandler{
 		subject.Users:                    p.onUsers,
 		subject.Private:                  p.onPrivate,
+		subject.Close:                    p.onClose,
 		subject.Gateway(p.cfg.GatewayID): p.onKick,
 	}
 	var subs []*nats.Subscription

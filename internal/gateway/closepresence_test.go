@@ -69,4 +69,3 @@ func TestLeaveAtCloseIsStoredWhenNATSComesBack(t *testing.T) {
 		t.Fatalf("users after alice left: %v", got)
 	}
 }
-

@@ -74,6 +74,9 @@ type Config struct {
 	// AuthJWKSURL), where every endpoint but /healthz and /readyz needs a token, metrics
 	// are served only so.
 	SeparateMetrics bool
+	// APIKeys switch the server API on (docs/api.md): POST /api/v1/<method> with any of
+	// them as bearer token, and the NATS service "chat". Nil serves neither (/api/ is 404).
+	APIKeys []string
 	// Page serves GET / (the chat page); nil serves nothing there.
 	Page http.Handler
 	// Logger receives the gateway's logs; nil discards them.
@@ -107,6 +110,7 @@ type Gateway struct {
 	mux     http.Handler
 	tokens  *auth.Verifier // nil in open mode
 	waiting atomic.Int64   // connections waiting for their first frame's token
+	api     *serverAPI
 
 	stop   context.CancelFunc // ends what start started
 	runCtx context.Context    // ends with stop
@@ -171,7 +175,12 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	if err := g.start(ctx, plane); err != nil {
 		return nil, err
 	}
-	g.mux = g.routes()
+	if err := g.openAPI(plane); err != nil {
+		g.stop()
+		_ = g.run.Wait()
+		return nil, err
+	}
+	g.mux = g.withAPI(g.routes())
 	started = true
 	return g, nil
 }
@@ -232,6 +241,7 @@ func (g *Gateway) ID() string { return g.cfg.ID }
 // and keeps counting as present for its grace period so it can move to another gateway.
 // It returns when every connection has ended or ctx ends (then the rest are cut).
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.closeAPI()
 	g.conns.drain()
 	err := g.conns.wait(ctx)
 	if err != nil {

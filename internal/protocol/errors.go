@@ -25,6 +25,7 @@ const (
 	CloseTryLater     = 1013 // over a connection limit
 	CloseSlow         = 4000 // too slow to keep up: reconnect and rejoin with since
 	CloseReplaced     = 4001 // a newer connection of the same session took over
+	CloseDisconnected = 4002 // disconnected by the server API: reconnecting is allowed
 	CloseProtocol     = 4500 // protocol violation: do not reconnect as is
 	CloseUnauthorized = 4501 // do not reconnect without a new token
 )

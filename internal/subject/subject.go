@@ -25,6 +25,11 @@ const (
 	Users = "chat.users"
 	// Private carries "a private room was opened" notices to every gateway (not stored).
 	Private = "chat.private"
+	// Close carries "close these connections" notices of the server API to every gateway
+	// (not stored).
+	Close = "chat.close"
+	// API is the prefix of the server API's NATS subjects: API + "." + method.
+	API = "chat.api"
 )
 
 // Events is the stored subject of one room's events.
