@@ -17,6 +17,7 @@ type Proc struct {
 	Name    string
 	Bin     string
 	Args    []string
+	Env     []string // added to the test's environment
 	LogPath string
 
 	cmd  *exec.Cmd
@@ -35,6 +36,9 @@ func (p *Proc) Start() error {
 	}
 	fmt.Fprintf(logf, "=== %s start: %s %s\n", time.Now().Format(time.StampMilli), p.Bin, strings.Join(p.Args, " "))
 	cmd := exec.Command(p.Bin, p.Args...)
+	if len(p.Env) > 0 {
+		cmd.Env = append(os.Environ(), p.Env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
