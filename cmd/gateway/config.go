@@ -61,6 +61,8 @@ type config struct {
 	RoomCreateBurst  int
 	HistoryReads     int
 	RoomExpiry       time.Duration
+
+	Webhook webhookFlags
 }
 
 // envPrefix: every flag can also be set as CHAT_<FLAG>, e.g. CHAT_NATS_URL for --nats-url.
@@ -110,6 +112,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.DurationVar(&c.TokenMaxLife, "token-max-lifetime", auth.DefaultMaxLifetime, "token mode: the longest a token may still be valid for")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); empty for none")
 	fs.DurationVar(&c.PingInterval, "ping-interval", 30*time.Second, "keepalive ping period; a peer silent for a period is cut")
+	c.Webhook.register(fs)
 	if err := fromEnv(fs, getenv); err != nil {
 		return c, err
 	}
@@ -120,6 +123,9 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	if err := c.secret(getenv); err != nil {
+		return c, err
+	}
+	if err := c.Webhook.secret(getenv); err != nil {
 		return c, err
 	}
 	return c, c.check()

@@ -156,6 +156,7 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 			HistoryReads: cfg.HistoryReads},
 		SeparateMetrics: cfg.MetricsAddr != "",
 		PingInterval:    cfg.PingInterval,
+		Webhook:         cfg.Webhook.config(),
 		Page:            web.Handler(),
 		Logger:          log,
 	}
