@@ -59,26 +59,35 @@ func (r *runner) open() bool {
 	return true
 }
 
-// ended notes that the open pull request is over.
-func (r *runner) ended() {
-	if err := r.pull.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		r.d.log.Debug("webhook: pull request ended", "err", err)
+// ended notes that the open pull request is over, and returns why when it failed.
+func (r *runner) ended() error {
+	err := r.pull.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		err = nil
+	case errors.Is(err, jetstream.ErrPinIDMismatch):
+		r.d.log.Info("webhook: another gateway delivers now")
+		err = nil
 	}
 	r.cancel()
 	r.pull, r.cancel = nil, nil
+	return err
 }
 
 // wait blocks until an event arrives, the pull request ends, or ctx ends.
 func (r *runner) wait(ctx context.Context) {
 	if !r.open() {
-		sleep(ctx, r.d.cfg.MinBackoff)
+		sleep(ctx, r.d.cfg.Poll)
 		return
 	}
 	select {
 	case <-ctx.Done():
 	case m, ok := <-r.pull.Messages():
 		if !ok {
-			r.ended()
+			if err := r.ended(); err != nil {
+				r.d.log.Warn("webhook: pull request failed", "err", err)
+				sleep(ctx, r.d.cfg.MinBackoff) // no hot loop on a server that refuses at once
+			}
 			return
 		}
 		r.add(m)
@@ -91,7 +100,9 @@ func (r *runner) take() {
 		select {
 		case m, ok := <-r.pull.Messages():
 			if !ok {
-				r.ended()
+				if err := r.ended(); err != nil {
+					r.d.log.Debug("webhook: pull request failed", "err", err)
+				}
 				return
 			}
 			r.add(m)
@@ -215,7 +226,7 @@ func (r *runner) handOver() {
 		for m := range r.pull.Messages() {
 			r.add(m)
 		}
-		r.ended()
+		_ = r.ended()
 	}
 	if len(r.held) == 0 && time.Since(r.received) > r.d.cfg.PinnedTTL {
 		return // not pinned lately: the pin, if any, is another gateway's
