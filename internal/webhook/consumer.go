@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chathub/chathub/internal/subject"
@@ -16,6 +17,7 @@ import (
 type Deliverer struct {
 	cfg     Config
 	log     *slog.Logger
+	nc      *nats.Conn
 	stream  jetstream.Stream
 	cons    jetstream.Consumer
 	metrics *metrics
@@ -37,7 +39,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	d := &Deliverer{cfg: cfg, log: logger(log).With("webhook", cfg.Durable), stream: stream, cons: cons}
+	d := &Deliverer{cfg: cfg, log: logger(log).With("webhook", cfg.Durable), nc: js.Conn(), stream: stream, cons: cons}
 	d.metrics = newMetrics(d)
 	return d, nil
 }

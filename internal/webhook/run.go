@@ -217,9 +217,11 @@ func (r *runner) ack(ctx context.Context, n int) {
 	r.held = r.held[:rest]
 }
 
-// handOver gives back what this gateway holds (Nak) and unpins, so that another gateway
-// takes over at once. Should the next one be handed newer events before these, it reads
-// these from the stream first (see batch).
+// handOver unpins, then gives back what this gateway holds (Nak), so that another gateway
+// takes over at once. Unpinning first makes the server drop this gateway's last pull request
+// (its pin no longer matches) rather than hand the Nak'd events to it again: the request's
+// unsubscribe may not have reached the server yet. Should the next gateway be handed newer
+// events before these, it reads these from the stream first (see batch).
 func (r *runner) handOver() {
 	if r.pull != nil {
 		r.cancel()
@@ -231,13 +233,16 @@ func (r *runner) handOver() {
 	if len(r.held) == 0 && time.Since(r.received) > r.d.cfg.PinnedTTL {
 		return // not pinned lately: the pin, if any, is another gateway's
 	}
-	for _, h := range r.held {
-		_ = h.msg.Nak()
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := r.d.stream.UnpinConsumer(ctx, r.d.cfg.Durable, group); err != nil {
 		r.d.log.Debug("webhook: unpin", "err", err)
+	}
+	for _, h := range r.held {
+		_ = h.msg.Nak()
+	}
+	if err := r.d.nc.FlushWithContext(ctx); err != nil {
+		r.d.log.Debug("webhook: naks not confirmed sent", "err", err)
 	}
 }
 

@@ -129,9 +129,13 @@ func TestCleanStopHandsOver(t *testing.T) {
 	e.rcv.setAnswer(func(*http.Request) int { return http.StatusServiceUnavailable })
 	e.append(10)
 	e.waitFor("a failed attempt", func() bool { return counter(t, a.d, "chat_webhook_failed_attempts_total") > 0 })
+	stopped := time.Now()
 	a.stop()
 	e.rcv.setAnswer(func(*http.Request) int { return http.StatusOK })
 	got := e.waitDelivered(11)
+	if took := time.Since(stopped); took > cfg.AckWait/2 {
+		t.Fatalf("taken over after %v: by the ack wait's expiry, not by the hand-over", took)
+	}
 	checkOrder(t, got, 1, 11, 100, false)
 	if last := got[len(got)-1]; last.agent != "chat-gateway/b" {
 		t.Fatalf("batch %s from %s, want b", last.delivery, last.agent)
