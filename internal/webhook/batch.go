@@ -27,6 +27,9 @@ func (r *runner) batch(ctx context.Context) ([]event, int, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("consumer info: %w", err)
 		}
+		r.d.log.Debug("webhook: events missing before the first held; from the ack floor on",
+			"first_held", r.held[0].seq, "delivered", r.done, "ack_floor", info.AckFloor.Stream,
+			"ack_pending", info.NumAckPending, "gateway", r.d.cfg.Gateway)
 		if floor := info.AckFloor.Stream; floor > r.done {
 			r.done = floor
 			r.dropDelivered()

@@ -15,7 +15,6 @@ import (
 type runner struct {
 	d        *Deliverer
 	pull     jetstream.MessageBatch // the open pull request; nil when none
-	cancel   context.CancelFunc     // ends the open pull request
 	held     []held                 // handed to this gateway, not yet delivered, in stream order
 	done     uint64                 // every event up to this sequence has been delivered
 	received time.Time              // when an event last arrived (this gateway was pinned then)
@@ -46,31 +45,26 @@ func (r *runner) open() bool {
 	if r.pull != nil {
 		return true
 	}
-	// FetchContext, not FetchMaxWait: a cancelled request unsubscribes, and the server
-	// hands nothing to a request nobody listens to any more (see handOver).
-	ctx, cancel := context.WithTimeout(context.Background(), r.d.cfg.Poll)
-	b, err := r.d.cons.Fetch(r.d.cfg.MaxBatch, jetstream.FetchContext(ctx), jetstream.FetchPriorityGroup(group))
+	// FetchMaxWait, not FetchContext: the request then ends when the server says it expired,
+	// after every message it handed to it; with a context the client stops reading at the
+	// deadline and drops what the server sent just before (redelivered only after AckWait).
+	b, err := r.d.cons.Fetch(r.d.cfg.MaxBatch, jetstream.FetchMaxWait(r.d.cfg.Poll), jetstream.FetchPriorityGroup(group))
 	if err != nil {
-		cancel()
 		r.d.log.Warn("webhook: pull request failed", "err", err)
 		return false
 	}
-	r.pull, r.cancel = b, cancel
+	r.pull = b
 	return true
 }
 
 // ended notes that the open pull request is over, and returns why when it failed.
 func (r *runner) ended() error {
 	err := r.pull.Error()
-	switch {
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		err = nil
-	case errors.Is(err, jetstream.ErrPinIDMismatch):
+	if errors.Is(err, jetstream.ErrPinIDMismatch) {
 		r.d.log.Info("webhook: another gateway delivers now")
 		err = nil
 	}
-	r.cancel()
-	r.pull, r.cancel = nil, nil
+	r.pull = nil
 	return err
 }
 
@@ -218,18 +212,12 @@ func (r *runner) ack(ctx context.Context, n int) {
 }
 
 // handOver unpins, then gives back what this gateway holds (Nak), so that another gateway
-// takes over at once. Unpinning first makes the server drop this gateway's last pull request
-// (its pin no longer matches) rather than hand the Nak'd events to it again: the request's
-// unsubscribe may not have reached the server yet. Should the next gateway be handed newer
-// events before these, it reads these from the stream first (see batch).
+// takes over at once. Once unpinned, the server hands nothing more to this gateway's last
+// pull request (its pin no longer matches); a round trip later what it handed before has
+// arrived and is taken, so the Naks cover it. Should the next gateway still be handed newer
+// events first, it reads the missing ones from the stream (see batch).
 func (r *runner) handOver() {
-	if r.pull != nil {
-		r.cancel()
-		for m := range r.pull.Messages() {
-			r.add(m)
-		}
-		_ = r.ended()
-	}
+	r.take()
 	if len(r.held) == 0 && time.Since(r.received) > r.d.cfg.PinnedTTL {
 		return // not pinned lately: the pin, if any, is another gateway's
 	}
@@ -238,6 +226,8 @@ func (r *runner) handOver() {
 	if err := r.d.stream.UnpinConsumer(ctx, r.d.cfg.Durable, group); err != nil {
 		r.d.log.Debug("webhook: unpin", "err", err)
 	}
+	_ = r.d.nc.FlushWithContext(ctx)
+	r.take()
 	for _, h := range r.held {
 		_ = h.msg.Nak()
 	}

@@ -26,8 +26,7 @@
 //     what it holds and unpins, so another takes over at once.
 //
 // Pulling uses nats.go's jetstream Consumer.Fetch (one pull request at a time, at most
-// MaxBatch messages, FetchContext with a deadline of Poll so that it can also be cancelled)
-// with FetchPriorityGroup: Consume and Messages keep
+// MaxBatch messages, FetchMaxWait of Poll) with FetchPriorityGroup: Consume and Messages keep
 // several overlapping requests open and buffer ahead, which would need the same bound
 // anyway, and FetchNoWait cannot name a priority group. The events a request brings are
 // read from its channel as they arrive, so one event is posted at once, not after the

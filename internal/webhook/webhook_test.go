@@ -109,7 +109,9 @@ func TestTwoGatewaysOneDelivers(t *testing.T) {
 	e.rcv.setAnswer(func(*http.Request) int { return http.StatusOK })
 	e.append(20)
 	got = e.waitDelivered(351)
-	checkOrder(t, got, 1, 351, 100, false)
+	// The dead one's batch, and events it delivered without its acks reaching the server
+	// yet, may come twice; nothing may be skipped or come out of order.
+	checkOrder(t, got, 1, 351, 100, true)
 	for _, bt := range got[len(got)-1:] {
 		if bt.agent != "chat-gateway/"+other.d.cfg.Gateway {
 			t.Fatalf("batch %s after the crash from %s", bt.delivery, bt.agent)
