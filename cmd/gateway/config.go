@@ -69,6 +69,7 @@ type config struct {
 
 	APIKeyFile string
 	APIKeys    []string // from CHAT_API_KEY or the file
+	Webhook    webhookFlags
 }
 
 // envPrefix: every flag can also be set as CHAT_<FLAG>, e.g. CHAT_NATS_URL for --nats-url.
@@ -122,6 +123,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); empty for none")
 	fs.DurationVar(&c.PingInterval, "ping-interval", 30*time.Second, "keepalive ping period; a peer silent for a period is cut")
 	c.apiFlags(fs)
+	c.Webhook.register(fs)
 	if err := fromEnv(fs, getenv); err != nil {
 		return c, err
 	}
@@ -141,6 +143,9 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		c.EmbeddedNATS = ""
 	}
 	if err := c.apiKeys(getenv); err != nil {
+		return c, err
+	}
+	if err := c.Webhook.secret(getenv); err != nil {
 		return c, err
 	}
 	return c, c.check()

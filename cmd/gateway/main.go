@@ -159,6 +159,7 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		SeparateMetrics: cfg.MetricsAddr != "",
 		PingInterval:    cfg.PingInterval,
 		APIKeys:         cfg.APIKeys,
+		Webhook:         cfg.Webhook.config(),
 		Page:            web.Handler(),
 		Logger:          log,
 	}

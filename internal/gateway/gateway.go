@@ -19,6 +19,7 @@ import (
 	"github.com/chathub/chathub/internal/control"
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/webhook"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
@@ -77,6 +78,9 @@ type Config struct {
 	// APIKeys switch the server API on (docs/api.md): POST /api/v1/<method> with any of
 	// them as bearer token, and the NATS service "chat". Nil serves neither (/api/ is 404).
 	APIKeys []string
+	// Webhook, when not nil, POSTs every stored event to a URL (package webhook); the
+	// delivery is shared with the other gateways.
+	Webhook *webhook.Config
 	// Page serves GET / (the chat page); nil serves nothing there.
 	Page http.Handler
 	// Logger receives the gateway's logs; nil discards them.
@@ -111,6 +115,7 @@ type Gateway struct {
 	tokens  *auth.Verifier // nil in open mode
 	waiting atomic.Int64   // connections waiting for their first frame's token
 	api     *serverAPI
+	webhook *webhook.Deliverer // nil without Config.Webhook
 
 	stop   context.CancelFunc // ends what start started
 	runCtx context.Context    // ends with stop
@@ -170,6 +175,9 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	}
 	g.control = plane
 	g.metrics = newMetrics(g)
+	if err := g.openWebhook(ctx, js); err != nil {
+		return nil, err
+	}
 	g.feeds = bridge.NewFeeds(nc, g.store, g.log, func(n int) { g.metrics.eventsIn.Add(float64(n)) })
 	g.hub = hub.New(hub.Config{Window: cfg.Window, Feeds: g.feeds})
 	if err := g.start(ctx, plane); err != nil {
@@ -209,6 +217,9 @@ func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 	grp.Go(func() error { g.hub.Run(runCtx); return nil })
 	grp.Go(func() error { g.pinger(runCtx); return nil })
 	grp.Go(func() error { g.feeds.RunChecks(runCtx, 3*time.Second); return nil })
+	if g.webhook != nil {
+		grp.Go(func() error { g.webhook.Run(runCtx); return nil })
+	}
 	grp.Go(func() error {
 		err := plane.Run(runCtx, ready)
 		if err != nil && runCtx.Err() == nil {
