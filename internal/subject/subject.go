@@ -20,6 +20,8 @@ const (
 	RoomsBucket = "chat_rooms"
 	// GatewaysBucket holds one heartbeat key per live gateway.
 	GatewaysBucket = "chat_gateways"
+	// MarkersBucket holds every user's read marker of every room.
+	MarkersBucket = "chat_markers"
 
 	// Users carries online/offline notices to every gateway (not stored).
 	Users = "chat.users"
@@ -32,6 +34,15 @@ func Events(room string) string { return "chat.events." + room }
 
 // Live is the subject on which the stream republishes one room's stored events.
 func Live(room string) string { return "chat.live." + room }
+
+// Typing carries the typing notices of one room (core NATS, not stored).
+func Typing(room string) string { return "chat.typing." + room }
+
+// Read carries the read-marker notices of one user to every gateway (not stored).
+func Read(user string) string { return "chat.read." + user }
+
+// ReadAll is what every gateway subscribes to for read-marker notices.
+const ReadAll = "chat.read.*"
 
 // Gateway is the control subject of one gateway (session take-overs are sent there).
 func Gateway(id string) string { return "chat.gateway." + id }
