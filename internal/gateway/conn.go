@@ -104,7 +104,7 @@ func refuse(ctx context.Context, ws *websocket.Conn, e *protocol.Error, code int
 // reports false when the connection was refused (and is closing).
 func (c *conn) open(ctx context.Context) bool {
 	g := c.g
-	welcome := protocol.Welcome{Type: protocol.TypeWelcome, UserID: c.sess.User, SessionID: c.sess.ID, GatewayID: g.cfg.ID}
+	welcome := protocol.Welcome{Type: protocol.TypeWelcome, UserID: c.sess.User, SessionID: c.sess.ID, GatewayID: g.cfg.ID, Protocol: protocol.Version}
 	c.sess.Reply(&hub.Frame{Data: protocol.Encode(welcome)})
 	if code := g.conns.add(c, g.cfg.Limits.MaxConnsPerUser); code != 0 {
 		if code == protocol.CloseTryLater {

@@ -18,6 +18,7 @@ import (
 	"github.com/chathub/chathub/internal/control"
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/markers"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
@@ -81,6 +82,8 @@ type Gateway struct {
 	control controlPlane
 	feeds   *bridge.Feeds
 	hub     *hub.Hub
+	markers *markers.Store
+	typing  *typingGate
 	conns   connSet
 	metrics *metrics
 	mux     *http.ServeMux
@@ -132,6 +135,14 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g.control = plane
+	err = retry(ctx, g.log, "opening the markers bucket", func(ctx context.Context) (err error) {
+		g.markers, err = markers.Open(ctx, js, cfg.History.Replicas)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.typing = newTypingGate()
 	g.metrics = newMetrics(g)
 	g.feeds = bridge.NewFeeds(nc, g.store, g.log, func(n int) { g.metrics.eventsIn.Add(float64(n)) })
 	g.hub = hub.New(hub.Config{Window: cfg.Window, Feeds: g.feeds})
@@ -153,6 +164,7 @@ func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 	grp.Go(func() error { g.hub.Run(runCtx); return nil })
 	grp.Go(func() error { g.pinger(runCtx); return nil })
 	grp.Go(func() error { g.feeds.RunChecks(runCtx, 3*time.Second); return nil })
+	grp.Go(func() error { return g.markers.Watch(runCtx, g.markerMoved) })
 	grp.Go(func() error {
 		err := plane.Run(runCtx, ready)
 		if err != nil && runCtx.Err() == nil {

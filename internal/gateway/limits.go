@@ -48,7 +48,17 @@ func (a allowance) allow(typ string) bool {
 	if a.commands != nil && !a.commands.Allow() {
 		return false
 	}
-	return typ != protocol.CmdMessage || a.messages == nil || a.messages.Allow()
+	return !stores(typ) || a.messages == nil || a.messages.Allow()
+}
+
+// stores reports whether a command stores an event of its own: the message allowance
+// counts those (messages, edits, deletes, reactions).
+func stores(typ string) bool {
+	switch typ {
+	case protocol.CmdMessage, protocol.CmdEdit, protocol.CmdDelete, protocol.CmdReact:
+		return true
+	}
+	return false
 }
 
 var errRateLimited = protocol.Errorf(protocol.CodeRateLimited, "too many commands, slow down; nothing was stored")

@@ -89,3 +89,21 @@ func (s *Store) StoredAs(ctx context.Context, room string, payload []byte, msgID
 	}
 	return 0, false, failed("probe "+room, err)
 }
+
+// Count counts the room's events after id after that match, up to max: it reads them in
+// direct batch gets and stops at the max-th match, or at the room's newest event.
+func (s *Store) Count(ctx context.Context, room string, after uint64, max int, match func(data []byte) bool) (int, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	n := 0
+	err := s.scan(ctx, subject.Events(room), after+1, math.MaxUint64, 2*max, func(m msg) bool {
+		if match(m.data) {
+			n++
+		}
+		return n < max
+	})
+	if err != nil {
+		return 0, failed("read "+room, err)
+	}
+	return n, nil
+}

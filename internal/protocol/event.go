@@ -129,3 +129,20 @@ func knownType(b []byte) string {
 	}
 	return ""
 }
+
+// PeekUser reads an encoded event's userId without decoding it ("" when it has none). The
+// first "userId" key is the event's own: Event's fields before it hold names and numbers
+// only, and a quote inside a string is always escaped.
+func PeekUser(ev []byte) string {
+	const key = `"userId":"`
+	i := bytes.Index(ev, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := ev[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
+}
