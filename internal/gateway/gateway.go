@@ -60,6 +60,9 @@ type Config struct {
 	Page http.Handler
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
+	// Now is the clock of typing notices (at most one per user and room every 2 s); nil
+	// means time.Now. Tests set it.
+	Now func() time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -142,7 +145,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.typing = newTypingGate()
+	g.typing = newTypingGate(cfg.Now)
 	g.metrics = newMetrics(g)
 	g.feeds = bridge.NewFeeds(nc, g.store, g.log, func(n int) { g.metrics.eventsIn.Add(float64(n)) })
 	g.hub = hub.New(hub.Config{Window: cfg.Window, Feeds: g.feeds})

@@ -15,14 +15,18 @@ const typingEvery = 2 * time.Second
 // typingGate coalesces typing notices per user and room on this gateway: the first of a
 // burst goes out, the rest within typingEvery are dropped. A mutex over a map, no I/O.
 type typingGate struct {
-	now func() time.Time // the clock; tests set it
+	now func() time.Time // the clock
 
 	mu   sync.Mutex
 	last map[string]time.Time // user\x00room → when its last notice went out
 }
 
-func newTypingGate() *typingGate {
-	return &typingGate{now: time.Now, last: make(map[string]time.Time)}
+// newTypingGate makes a gate on the clock now (nil: time.Now).
+func newTypingGate(now func() time.Time) *typingGate {
+	if now == nil {
+		now = time.Now
+	}
+	return &typingGate{now: now, last: make(map[string]time.Time)}
 }
 
 // allow reports whether a notice of user in room may go out now, and if so records it.

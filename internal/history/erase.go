@@ -33,8 +33,10 @@ func (s *Store) Erase(ctx context.Context, id uint64) error {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	err := s.stream.SecureDeleteMsg(ctx, id)
-	// nats.go keeps only the text of the server's refusal ("no message found", code 10057).
-	if errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) && strings.Contains(err.Error(), "err_code=10057") {
+	// nats.go keeps only the text of the server's refusal: "no message found" (10057), or
+	// "sequence not found" (10043) once the sequence is gone from the store.
+	if errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) &&
+		(strings.Contains(err.Error(), "err_code=10057") || strings.Contains(err.Error(), "err_code=10043")) {
 		return nil
 	}
 	if err != nil {
