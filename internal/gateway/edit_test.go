@@ -141,7 +141,6 @@ func TestMessageDataAndReplyTo(t *testing.T) {
 	quiet(t, a, "refused messages store nothing")
 }
 
-
 // TestEditDeleteReactTwoGateways runs every command over two gateways: replies, stored
 // events seen live on both, refusals, and a delete that erases.
 func TestEditDeleteReactTwoGateways(t *testing.T) {
