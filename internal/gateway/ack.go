@@ -34,7 +34,7 @@ type unacked struct {
 	tries     int
 	// after, when set, runs once the event is stored and before it is acked (a delete
 	// erases its target); an error it returns is the answer instead of the ack.
-	after func(ctx context.Context, id uint64) *protocol.Error
+	after func(ctx context.Context, ack *jetstream.PubAck) *protocol.Error
 }
 
 // ackQueue holds a session's messages in the order sent; they are stored, and answered,
@@ -128,7 +128,7 @@ func (c *conn) settle(ctx context.Context, u *unacked, ack *jetstream.PubAck, er
 	c.acks.pop()
 	if ack != nil && u.after != nil {
 		actx, cancel := context.WithTimeout(ctx, c.g.cfg.JoinTimeout)
-		e := u.after(actx, ack.Sequence)
+		e := u.after(actx, ack)
 		cancel()
 		if e != nil {
 			c.reply(protocol.EncodeError(u.ref, e))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/protocol"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // member checks that the session may post to room: it has joined it (a private room of
@@ -61,20 +62,31 @@ func (c *conn) change(ctx context.Context, cmd *protocol.Command) *protocol.Erro
 		return e
 	}
 	ev := protocol.Event{ChatroomID: room, Target: target, UserID: c.sess.User, UnixTime: time.Now().Unix()}
-	var after func(ctx context.Context, id uint64) *protocol.Error
+	var after func(ctx context.Context, ack *jetstream.PubAck) *protocol.Error
 	switch cmd.Type {
 	case protocol.CmdEdit:
 		if orig.UserID != c.sess.User {
 			return protocol.Errorf(protocol.CodeForbidden, "only its author may edit message %d", target)
 		}
 		ev.Type, ev.Message = protocol.TypeEdit, *cmd.Message
-		after = func(ctx context.Context, id uint64) *protocol.Error { return c.editStored(ctx, room, target, id) }
+		after = func(ctx context.Context, ack *jetstream.PubAck) *protocol.Error {
+			if ack.Duplicate {
+				return nil // stored before, by the first command with this ref
+			}
+			return c.editStored(ctx, room, target, ack.Sequence)
+		}
 	case protocol.CmdDelete:
 		if !mayDelete(c.sess.User, room, orig.UserID) {
 			return protocol.Errorf(protocol.CodeForbidden, "only its author may delete message %d", target)
 		}
 		ev.Type = protocol.TypeDelete
-		after = func(ctx context.Context, id uint64) *protocol.Error {
+		after = func(ctx context.Context, ack *jetstream.PubAck) *protocol.Error {
+			id := ack.Sequence
+			if ack.Duplicate {
+				if e := c.sameDelete(ctx, room, target, id, cmd.Ref); e != nil {
+					return e
+				}
+			}
 			if c.erase(ctx, room, target) != nil {
 				return protocol.Errorf(protocol.CodeUnavailable,
 					"delete %d is stored but message %d is not erased yet: send the delete again with the same ref", id, target)
@@ -139,6 +151,20 @@ func (c *conn) erase(ctx context.Context, room string, target uint64) *protocol.
 	return nil
 }
 
+// sameDelete checks that the event id, which the stream answered for a delete sent with
+// ref, is a delete of target: a ref used for another command within the deduplication
+// window stored nothing now, and nothing may be erased for it.
+func (c *conn) sameDelete(ctx context.Context, room string, target, id uint64, ref string) *protocol.Error {
+	st, ok, err := c.g.store.Get(ctx, room, id)
+	if err != nil {
+		return c.failure("delete", err)
+	}
+	if typ, tg := protocol.Peek(st.Data); ok && typ == protocol.TypeDelete && tg == target {
+		return nil
+	}
+	return protocol.Errorf(protocol.CodeBadRequest, "ref %q was used for another command in the last 2 minutes; nothing was deleted", ref)
+}
+
 // deletedAlready answers a delete whose target is gone: if this session's delete with the
 // same ref was stored (a resend after a lost ack), it answers that delete's id, finishing
 // its erasure; otherwise not_found.
@@ -154,6 +180,9 @@ func (c *conn) deletedAlready(ctx context.Context, cmd *protocol.Command, notFou
 		return c.failure("delete", err)
 	case !ok:
 		return notFound
+	}
+	if e := c.sameDelete(ctx, room, target, id, cmd.Ref); e != nil {
+		return notFound // the ref was another command's
 	}
 	if e := c.erase(ctx, room, target); e != nil {
 		return e

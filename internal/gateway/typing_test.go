@@ -15,7 +15,7 @@ import (
 // fakeClock is a clock the test moves by hand.
 type fakeClock struct{ ns atomic.Int64 }
 
-func (c *fakeClock) now() time.Time           { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // TestTyping: a burst of typing commands is one notice per 2 s per user and room (counted
