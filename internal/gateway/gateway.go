@@ -86,10 +86,12 @@ type Gateway struct {
 	feeds   *bridge.Feeds
 	hub     *hub.Hub
 	markers *markers.Store
-	typing  *typingGate
-	conns   connSet
-	metrics *metrics
-	mux     *http.ServeMux
+	// markerWatch hears the markers' moves, for the users' local sessions.
+	markerWatch *markers.Watcher
+	typing      *typingGate
+	conns       connSet
+	metrics     *metrics
+	mux         *http.ServeMux
 
 	stop context.CancelFunc // ends what start started
 	run  *errgroup.Group    // the hub, the control plane, the feeds' checks, the pinger
@@ -163,11 +165,15 @@ func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 	runCtx, stop := context.WithCancel(context.Background())
 	grp, runCtx := errgroup.WithContext(runCtx)
 	g.stop, g.run = stop, grp
+	if err := g.watchMarkers(ctx, runCtx); err != nil {
+		stop()
+		return err
+	}
 	ready := make(chan struct{})
+	grp.Go(func() error { g.markerWatch.Run(runCtx, g.markerMoved); return nil })
 	grp.Go(func() error { g.hub.Run(runCtx); return nil })
 	grp.Go(func() error { g.pinger(runCtx); return nil })
 	grp.Go(func() error { g.feeds.RunChecks(runCtx, 3*time.Second); return nil })
-	grp.Go(func() error { return g.markers.Watch(runCtx, g.markerMoved) })
 	grp.Go(func() error {
 		err := plane.Run(runCtx, ready)
 		if err != nil && runCtx.Err() == nil {
@@ -187,6 +193,36 @@ func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 		stop()
 		<-failed
 		return fmt.Errorf("gateway: waiting for presence state: %w", ctx.Err())
+	}
+}
+
+// watchMarkers starts the watch of the markers bucket, which lives as long as runCtx; ctx
+// bounds the start. A watch that cannot start (after a few tries while NATS does not
+// answer) fails the gateway's start.
+func (g *Gateway) watchMarkers(ctx, runCtx context.Context) error {
+	started := make(chan error, 1)
+	go func() {
+		var err error
+		for try := 1; ; try++ {
+			if g.markerWatch, err = g.markers.Watch(runCtx); err == nil || try == 5 || !history.IsOutage(err) {
+				break
+			}
+			g.log.Warn("markers watch failed, trying again", "try", try, "err", err)
+			select {
+			case <-runCtx.Done():
+			case <-time.After(time.Duration(try) * 300 * time.Millisecond):
+			}
+		}
+		started <- err
+	}()
+	select {
+	case err := <-started:
+		if err != nil {
+			return fmt.Errorf("gateway: starting: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gateway: waiting for the markers watch: %w", ctx.Err())
 	}
 }
 

@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/chathub/chathub/internal/history"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -146,34 +144,31 @@ func (s *Store) Of(ctx context.Context, user string) (map[string]uint64, error) 
 	}
 }
 
-// Watch passes every move of a marker, from now on, to moved until ctx ends: the user,
-// the room, the marker's value, and the connection that moved it. The bucket's order is
-// kept, so a user's sessions see one room's marker only grow. It fails at once if the
-// bucket cannot be watched.
-func (s *Store) Watch(ctx context.Context, moved func(user, room, conn string, id uint64)) error {
-	var w jetstream.KeyWatcher
-	var err error
-	for attempt := range 5 {
-		w, err = s.kv.WatchAll(ctx, jetstream.UpdatesOnly())
-		if err == nil || !history.IsOutage(err) || ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
-		}
-	}
+// Watcher hears every move of a marker in the bucket's order, from when it was made.
+type Watcher struct{ w jetstream.KeyWatcher }
+
+// Watch starts watching the bucket's moves from now on (a failure to start is returned,
+// so that the gateway's start fails fast); Run then passes them on.
+func (s *Store) Watch(ctx context.Context) (*Watcher, error) {
+	w, err := s.kv.WatchAll(ctx, jetstream.UpdatesOnly())
 	if err != nil {
-		return fmt.Errorf("markers: watch: %w", err)
+		return nil, fmt.Errorf("markers: watch: %w", err)
 	}
-	defer w.Stop()
+	return &Watcher{w}, nil
+}
+
+// Run passes every move to moved until ctx ends: the user, the room, the marker's value,
+// and the connection that moved it. A user's sessions so see one room's marker only grow.
+// The watch is an ordered consumer, which nats.go recreates by itself after an outage.
+func (w *Watcher) Run(ctx context.Context, moved func(user, room, conn string, id uint64)) {
+	defer w.w.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
+			return
+		case e, ok := <-w.w.Updates():
 			if !ok {
-				return nil
+				return
 			}
 			if e == nil || e.Operation() != jetstream.KeyValuePut {
 				continue

@@ -31,10 +31,15 @@ func TestAdvanceOnlyForward(t *testing.T) {
 	var mu sync.Mutex
 	var seen []uint64
 	probed := false
-	watching := make(chan error, 1)
+	watching := make(chan struct{})
 	wctx, stop := context.WithCancel(ctx)
+	w, err := s.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		watching <- s.Watch(wctx, func(user, room, conn string, id uint64) {
+		defer close(watching)
+		w.Run(wctx, func(user, room, conn string, id uint64) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -103,7 +108,5 @@ func TestAdvanceOnlyForward(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop()
-	if err := <-watching; err != nil {
-		t.Fatal(err)
-	}
+	<-watching
 }
