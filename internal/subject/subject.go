@@ -38,11 +38,5 @@ func Live(room string) string { return "chat.live." + room }
 // Typing carries the typing notices of one room (core NATS, not stored).
 func Typing(room string) string { return "chat.typing." + room }
 
-// Read carries the read-marker notices of one user to every gateway (not stored).
-func Read(user string) string { return "chat.read." + user }
-
-// ReadAll is what every gateway subscribes to for read-marker notices.
-const ReadAll = "chat.read.*"
-
 // Gateway is the control subject of one gateway (session take-overs are sent there).
 func Gateway(id string) string { return "chat.gateway." + id }
