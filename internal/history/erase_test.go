@@ -81,3 +81,33 @@ func TestStoredAs(t *testing.T) {
 		t.Fatalf("a probe was stored: last %d err %v", last, err)
 	}
 }
+
+// BenchmarkReferring finds the edits of the oldest message of the room "big" (10,000
+// events spread over the benchmark stream): the worst case of a delete, which reads every
+// event of the room after its target.
+func BenchmarkReferring(b *testing.B) {
+	st := benchStore(b)
+	ctx := b.Context()
+	for b.Loop() {
+		if _, err := st.Referring(ctx, "big", bench.big[0], protocol.TypeEdit); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCountUnread counts the messages after a marker half way through "big", up to
+// 100: one room's share of a rooms reply with unread counts.
+func BenchmarkCountUnread(b *testing.B) {
+	st := benchStore(b)
+	ctx := b.Context()
+	at := bench.big[len(bench.big)/2]
+	for b.Loop() {
+		n, err := st.Count(ctx, "big", at, protocol.MaxUnread, func(data []byte) bool {
+			typ, _ := protocol.Peek(data)
+			return typ == protocol.TypeMessage && protocol.PeekUser(data) != "user-1"
+		})
+		if err != nil || n != protocol.MaxUnread {
+			b.Fatal(n, err)
+		}
+	}
+}
