@@ -282,7 +282,6 @@ export class Chat {
     if (room.id !== this.active) this.select(room.id);
     if (kind === 'reply' || kind === 'edit') return this.composer.setContext(kind, ev, room.shown(ev).text);
     if (kind === 'delete') {
-      if (!confirm('Delete this message for everyone?')) return;
       this.send({ type: 'delete', chatroomId: room.id, id: ev.id, ref: this.ref('delete', room.id) });
       return;
     }

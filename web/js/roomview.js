@@ -262,8 +262,29 @@ export class RoomView {
       btn('Reply', `Reply to ${who}`, () => this.onAction('reply', ev)),
       ...QUICK_EMOJI.map((e) => btn(e, `React with ${e} to ${who}`, () => this.onAction('react', ev, e))),
       own ? btn('Edit', 'Edit your message', () => this.onAction('edit', ev)) : null,
-      own ? btn('Delete', 'Delete your message', () => this.onAction('delete', ev)) : null,
+      own ? this.deleteBtn(ev) : null,
     );
+  }
+
+  /** deleteBtn asks twice: the first press arms it for a few seconds, the second deletes. */
+  deleteBtn(ev) {
+    const b = el('button', { type: 'button', class: 'link-btn act danger', text: 'Delete', 'aria-label': 'Delete your message' });
+    let armed = 0;
+    b.addEventListener('click', () => {
+      if (armed) {
+        clearTimeout(armed);
+        this.onAction('delete', ev);
+        return;
+      }
+      b.textContent = 'Delete for everyone?';
+      b.setAttribute('aria-label', 'Press again to delete your message for everyone');
+      armed = setTimeout(() => {
+        armed = 0;
+        b.textContent = 'Delete';
+        b.setAttribute('aria-label', 'Delete your message');
+      }, 4000);
+    });
+    return b;
   }
 
   /** refresh draws message id again (an edit, delete or reaction changed it), and replies quoting it. */
