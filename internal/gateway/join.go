@@ -37,7 +37,10 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	if protocol.IsPrivate(room) && a.peer == "" {
 		a.private, a.peer = true, g.control.State().Peer(room, c.sess.User)
 	}
-	a.readUpTo, err = g.markers.Get(ctx, c.sess.User, room)
+	err = whileTransient(ctx, func(ctx context.Context) (err error) {
+		a.readUpTo, err = g.markers.Get(ctx, c.sess.User, room)
+		return err
+	})
 	if err != nil {
 		return c.failure("join", err)
 	}
