@@ -246,3 +246,18 @@ func TestPeek(t *testing.T) {
 		}
 	}
 }
+
+func TestPeekUser(t *testing.T) {
+	for _, tt := range []struct {
+		ev   Event
+		want string
+	}{
+		{Event{ChatroomID: "r", Type: TypeMessage, UserID: "alice", Message: `"userId":"mallory"`, Data: []byte(`{"userId":"eve"}`)}, "alice"},
+		{Event{ChatroomID: "r", Type: TypeEdit, Target: 4, UserID: "bob", Message: "x"}, "bob"},
+		{Event{Type: TypeClose}, ""},
+	} {
+		if got := PeekUser(WithID(tt.ev.Marshal(), 9)); got != tt.want {
+			t.Errorf("PeekUser(%s) = %q, want %q", tt.ev.Marshal(), got, tt.want)
+		}
+	}
+}
