@@ -300,3 +300,30 @@ func TestResumeAcrossEditAndDelete(t *testing.T) {
 		t.Fatalf("resumed with %v (all %v), want %v; doomed %d and its edit %d erased", got, chattestIDs(j.Events), want, doomed.ID, doomedEdit.ID)
 	}
 }
+
+// TestDeleteUnderAnotherCommandsRef: a delete sent with the ref of a message the session
+// stored a moment ago is that message's duplicate for the stream: nothing is deleted, and
+// the client is told.
+func TestDeleteUnderAnotherCommandsRef(t *testing.T) {
+	g := gw(t, gateway.Config{})
+	a := connect(t, g, "alice", "a1")
+	join(t, a, "lobby")
+	keep := stored(t, a, map[string]any{"type": "message", "chatroomId": "lobby", "message": "keep me"})
+	a.Send(map[string]any{"type": "message", "chatroomId": "lobby", "message": "ref owner", "ref": "same"})
+	if ack, _ := await(t, a, "same"); ack.Type != "ack" {
+		t.Fatalf("message: %s", ack.Raw)
+	}
+	a.Send(map[string]any{"type": "delete", "chatroomId": "lobby", "id": keep.ID, "ref": "same"})
+	if m, _ := await(t, a, "same"); m.Type != "error" || m.Code != "bad_request" {
+		t.Fatalf("delete under a message's ref: %s", m.Raw)
+	}
+	evs := hist(t, a, "lobby")
+	if got := messages(evs); len(got) != 2 || got[0] != "keep me" {
+		t.Fatalf("history after the refused delete: %v", got)
+	}
+	for _, e := range evs {
+		if e.Type == "delete" {
+			t.Fatalf("a delete was stored: %s", e.Raw)
+		}
+	}
+}
