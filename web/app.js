@@ -14,7 +14,7 @@ import { Status } from './js/status.js';
 
 const login = new Login();
 const status = new Status({ onRetry: () => conn.retryNow() });
-const composer = new Composer({ onSend: (text) => chat.post(text) });
+const composer = new Composer({ onSend: (text, context) => chat.post(text, context), onTyping: () => chat.typing() });
 const sidebar = new Sidebar({
   select: (id) => chat.select(id),
   leave: (id) => chat.leave(id),

@@ -30,19 +30,6 @@ type publishRequest struct {
 	IdempotencyKey *string         `json:"idempotencyKey"`
 }
 
-// stored is a published message as stored: the shape of a client's message event
-// (protocol.Event, same fields in the same order) with the fields of protocol 1.1.
-type stored struct {
-	ChatroomID string          `json:"chatroomId"`
-	Type       string          `json:"type"`
-	UserID     string          `json:"userId,omitempty"`
-	Message    string          `json:"message"`
-	UnixTime   int64           `json:"unixTime"`
-	System     bool            `json:"system,omitempty"`
-	Data       json.RawMessage `json:"data,omitempty"`
-	ReplyTo    uint64          `json:"replyTo,omitempty"`
-}
-
 func (r *publishRequest) validate() *protocol.Error {
 	if e := room(r.ChatroomID); e != nil {
 		return e
@@ -94,7 +81,7 @@ func (a *API) publish(ctx context.Context, body []byte) ([]byte, *protocol.Error
 	if r.UserID != nil {
 		who = *r.UserID
 	}
-	ev := stored{ChatroomID: r.ChatroomID, Type: protocol.TypeMessage, UserID: who, Message: *r.Message,
+	ev := protocol.Event{ChatroomID: r.ChatroomID, Type: protocol.TypeMessage, UserID: who, Message: *r.Message,
 		UnixTime: time.Now().Unix(), System: who == "", Data: r.Data}
 	if r.ReplyTo != nil {
 		ev.ReplyTo = uint64(*r.ReplyTo)
@@ -114,7 +101,7 @@ func (a *API) publish(ctx context.Context, body []byte) ([]byte, *protocol.Error
 		hdr.Del("Chat-User")
 		hdr.Set("Chat-System", "true")
 	}
-	id, _, err := a.cfg.Store.Append(ctx, r.ChatroomID, encode(ev), msgID, hdr)
+	id, _, err := a.cfg.Store.Append(ctx, r.ChatroomID, ev.Marshal(), msgID, hdr)
 	if err != nil {
 		if unconfirmed(err) {
 			a.log.Warn("publish: the stream did not confirm", "room", r.ChatroomID, "err", err)

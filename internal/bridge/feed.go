@@ -12,6 +12,7 @@ import (
 
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/protocol"
 	"github.com/chathub/chathub/internal/subject"
 	"github.com/nats-io/nats.go"
 )
@@ -119,3 +120,13 @@ func (f *Feeds) RunChecks(ctx context.Context, interval time.Duration) {
 
 // subject of the room's live feed.
 func liveSubject(room string) string { return subject.Live(room) }
+
+// TypingUser is the header naming the user of a typing notice.
+const TypingUser = "Chat-User"
+
+// Typing publishes a typing notice of user in room to every gateway with members there
+// (this one included): core NATS, not stored, best effort.
+func (f *Feeds) Typing(room, user string) error {
+	data := protocol.Encode(protocol.Typing{Type: protocol.TypeTyping, ChatroomID: room, UserID: user})
+	return f.nc.PublishMsg(&nats.Msg{Subject: subject.Typing(room), Header: nats.Header{TypingUser: {user}}, Data: data})
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/protocol"
+	"github.com/chathub/chathub/internal/subject"
 	"github.com/nats-io/nats.go"
 )
 
@@ -73,6 +74,11 @@ func (fd *feed) serve(ctx context.Context) error {
 		return fmt.Errorf("bridge: subscribe: %w", err)
 	}
 	defer sub.Unsubscribe()
+	typing, err := fd.owner.nc.Subscribe(subject.Typing(fd.room), fd.typing)
+	if err != nil {
+		return fmt.Errorf("bridge: subscribe: %w", err)
+	}
+	defer typing.Unsubscribe()
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = fd.owner.nc.FlushWithContext(fctx)
 	cancel()
@@ -95,6 +101,14 @@ func (fd *feed) serve(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+}
+
+// typing passes a typing notice on: its payload is the notice as clients see it, its
+// Chat-User header the user typing.
+func (fd *feed) typing(m *nats.Msg) {
+	if user := m.Header.Get(TypingUser); user != "" {
+		fd.sink.Typing(fd.room, user, &hub.Frame{Data: m.Data})
 	}
 }
 
@@ -185,7 +199,9 @@ func (fd *feed) deliver(out []hub.Event) error {
 
 // event makes the hub's event of a stored payload: encoded once, shared by every session.
 func event(id uint64, stored []byte) hub.Event {
-	return hub.Event{ID: id, Frame: &hub.Frame{Data: protocol.WithID(stored, id)}}
+	typ, target := protocol.Peek(stored)
+	return hub.Event{ID: id, Frame: &hub.Frame{Data: protocol.WithID(stored, id)},
+		Target: target, Edit: typ == protocol.TypeEdit, Erase: typ == protocol.TypeDelete}
 }
 
 // Event converts stored events for the gateway's replies.

@@ -24,7 +24,15 @@ type Msg struct {
 	Events     []Msg             `json:"events"`
 	Users      []json.RawMessage `json:"users"`
 	Rooms      []json.RawMessage `json:"rooms"`
-	Raw        json.RawMessage   `json:"-"`
+	// Version 1.1.
+	Protocol string          `json:"protocol"`
+	Target   uint64          `json:"target"`
+	ReplyTo  uint64          `json:"replyTo"`
+	Data     json.RawMessage `json:"data"`
+	Emoji    string          `json:"emoji"`
+	On       *bool           `json:"on"`
+	ReadUpTo uint64          `json:"readUpTo"`
+	Raw      json.RawMessage `json:"-"`
 }
 
 // Decode reads one object of a gateway frame. Raw is a copy of line.

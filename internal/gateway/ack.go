@@ -32,6 +32,9 @@ type unacked struct {
 	start     time.Time // when it was first sent
 	deadline  time.Time // when the current attempt gives up
 	tries     int
+	// after, when set, runs once the event is stored and before it is acked (a delete
+	// erases its target); an error it returns is the answer instead of the ack.
+	after func(ctx context.Context, ack *jetstream.PubAck) *protocol.Error
 }
 
 // ackQueue holds a session's messages in the order sent; they are stored, and answered,
@@ -117,12 +120,21 @@ var errUnconfirmed = protocol.Errorf(protocol.CodeUnavailable,
 	"the event stream did not confirm the message in time; it may have been stored: send it again with the same ref, which stores it at most once")
 
 // settle handles what the loop heard of the oldest message.
-func (c *conn) settle(_ context.Context, u *unacked, ack *jetstream.PubAck, err error, timedOut bool) {
+func (c *conn) settle(ctx context.Context, u *unacked, ack *jetstream.PubAck, err error, timedOut bool) {
 	if timedOut {
 		c.expired(u)
 		return
 	}
 	c.acks.pop()
+	if ack != nil && u.after != nil {
+		actx, cancel := context.WithTimeout(ctx, c.g.cfg.JoinTimeout)
+		e := u.after(actx, ack)
+		cancel()
+		if e != nil {
+			c.reply(protocol.EncodeError(u.ref, e))
+			return
+		}
+	}
 	if ack != nil {
 		c.acked(u, ack)
 		return

@@ -23,6 +23,12 @@ func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
 		e = c.leave(ctx, cmd)
 	case protocol.CmdMessage:
 		e = c.post(ctx, cmd)
+	case protocol.CmdEdit, protocol.CmdDelete, protocol.CmdReact:
+		e = c.change(ctx, cmd)
+	case protocol.CmdTyping:
+		e = c.typing(ctx, cmd)
+	case protocol.CmdRead:
+		e = c.markRead(ctx, cmd)
 	case protocol.CmdPrivate:
 		e = c.private(ctx, cmd)
 	case protocol.CmdHistory:
@@ -30,8 +36,7 @@ func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
 	case protocol.CmdUsers:
 		c.reply(protocol.Encode(protocol.Users{Type: protocol.TypeUsers, Ref: cmd.Ref, Users: c.g.control.State().Users()}))
 	case protocol.CmdRooms:
-		rooms := c.g.control.State().Rooms(c.sess.User)
-		c.reply(protocol.Encode(protocol.Rooms{Type: protocol.TypeRooms, Ref: cmd.Ref, Rooms: rooms}))
+		e = c.listRooms(ctx, cmd)
 	case protocol.CmdRefresh:
 		e = c.refresh(ctx, cmd)
 	case protocol.CmdAuth:
@@ -47,21 +52,18 @@ func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
 // Nats-Msg-Id is made of the four.
 func (c *conn) post(ctx context.Context, cmd *protocol.Command) *protocol.Error {
 	room := cmd.ChatroomID
-	if !c.rooms[room] {
-		if protocol.IsPrivate(room) {
-			if err := c.g.control.Access(ctx, c.sess.User, room, false); err != nil {
-				return c.failure("message", err) // forbidden: a private room of other users
-			}
-		}
-		return protocol.Errorf(protocol.CodeNotMember, "join %s before posting to it", room)
+	if e := c.member(ctx, room, "message"); e != nil {
+		return e
 	}
 	ev := protocol.Event{ChatroomID: room, Type: protocol.TypeMessage, UserID: c.sess.User,
-		Message: *cmd.Message, UnixTime: time.Now().Unix()}
-	u := &unacked{ref: cmd.Ref, room: room, data: ev.Marshal(),
-		hdr: history.Headers(protocol.TypeMessage, c.sess.User, ""), start: time.Now()}
-	if cmd.Ref != "" {
-		u.msgID = messageID(c.sess.User, c.sess.ID, room, cmd.Ref)
+		Message: *cmd.Message, Data: compact(cmd.Data), UnixTime: time.Now().Unix()}
+	if cmd.ReplyTo != nil {
+		if _, e := c.message(ctx, room, uint64(*cmd.ReplyTo)); e != nil {
+			return e
+		}
+		ev.ReplyTo = uint64(*cmd.ReplyTo)
 	}
+	u := c.unacked(cmd.Ref, room, &ev)
 	if err := c.send(u); err != nil {
 		return c.failure("message not stored", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/chathub/chathub/internal/control"
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/markers"
 	"github.com/chathub/chathub/internal/webhook"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -85,6 +86,9 @@ type Config struct {
 	Page http.Handler
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
+	// Now is the clock of typing notices (at most one per user and room every 2 s); nil
+	// means time.Now. Tests set it.
+	Now func() time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -108,14 +112,18 @@ type Gateway struct {
 	control controlPlane
 	feeds   *bridge.Feeds
 	hub     *hub.Hub
-	conns   connSet
-	metrics *metrics
-	limits  *limiters
-	mux     http.Handler
-	tokens  *auth.Verifier // nil in open mode
-	waiting atomic.Int64   // connections waiting for their first frame's token
-	api     *serverAPI
-	webhook *webhook.Deliverer // nil without Config.Webhook
+	markers *markers.Store
+	// markerWatch hears the markers' moves, for the users' local sessions.
+	markerWatch *markers.Watcher
+	typing      *typingGate
+	conns       connSet
+	metrics     *metrics
+	limits      *limiters
+	mux         http.Handler
+	tokens      *auth.Verifier // nil in open mode
+	waiting     atomic.Int64   // connections waiting for their first frame's token
+	api         *serverAPI
+	webhook     *webhook.Deliverer // nil without Config.Webhook
 
 	stop   context.CancelFunc // ends what start started
 	runCtx context.Context    // ends with stop
@@ -174,6 +182,14 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g.control = plane
+	err = retry(ctx, g.log, "opening the markers bucket", func(ctx context.Context) (err error) {
+		g.markers, err = markers.Open(ctx, js, cfg.History.Replicas)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.typing = newTypingGate(cfg.Now)
 	g.metrics = newMetrics(g)
 	if err := g.openWebhook(ctx, js); err != nil {
 		return nil, err
@@ -213,7 +229,12 @@ func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 	runCtx, stop := context.WithCancel(context.Background())
 	grp, runCtx := errgroup.WithContext(runCtx)
 	g.stop, g.run, g.runCtx = stop, grp, runCtx
+	if err := g.watchMarkers(ctx, runCtx); err != nil {
+		stop()
+		return err
+	}
 	ready := make(chan struct{})
+	grp.Go(func() error { g.markerWatch.Run(runCtx, g.markerMoved); return nil })
 	grp.Go(func() error { g.hub.Run(runCtx); return nil })
 	grp.Go(func() error { g.pinger(runCtx); return nil })
 	grp.Go(func() error { g.feeds.RunChecks(runCtx, 3*time.Second); return nil })
@@ -239,6 +260,36 @@ func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 		stop()
 		<-failed
 		return fmt.Errorf("gateway: waiting for presence state: %w", ctx.Err())
+	}
+}
+
+// watchMarkers starts the watch of the markers bucket, which lives as long as runCtx; ctx
+// bounds the start. A watch that cannot start (after a few tries while NATS does not
+// answer) fails the gateway's start.
+func (g *Gateway) watchMarkers(ctx, runCtx context.Context) error {
+	started := make(chan error, 1)
+	go func() {
+		var err error
+		for try := 1; ; try++ {
+			if g.markerWatch, err = g.markers.Watch(runCtx); err == nil || try == 5 || !history.IsOutage(err) {
+				break
+			}
+			g.log.Warn("markers watch failed, trying again", "try", try, "err", err)
+			select {
+			case <-runCtx.Done():
+			case <-time.After(time.Duration(try) * 300 * time.Millisecond):
+			}
+		}
+		started <- err
+	}()
+	select {
+	case err := <-started:
+		if err != nil {
+			return fmt.Errorf("gateway: starting: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gateway: waiting for the markers watch: %w", ctx.Err())
 	}
 }
 

@@ -10,11 +10,12 @@ import (
 
 // joinArgs are what a join asks for; private joins name the peer.
 type joinArgs struct {
-	ref     string
-	since   *int64
-	limit   *int64
-	private bool
-	peer    string
+	ref      string
+	since    *int64
+	limit    *int64
+	private  bool
+	peer     string
+	readUpTo uint64 // the user's read marker of the room
 }
 
 // join makes the session a member of room: it is counted in the room over all gateways
@@ -38,6 +39,13 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	}
 	if protocol.IsPrivate(room) && a.peer == "" {
 		a.private, a.peer = true, g.control.State().Peer(room, c.sess.User)
+	}
+	err = whileTransient(ctx, func(ctx context.Context) (err error) {
+		a.readUpTo, err = g.markers.Get(ctx, c.sess.User, room)
+		return err
+	})
+	if err != nil {
+		return c.failure("join", err)
 	}
 	own, err := g.control.JoinRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room)
 	if err != nil {
@@ -102,7 +110,7 @@ func (g *Gateway) assemble(ctx context.Context, room string, t hub.Ticket, own u
 		return r, err
 	}
 	head := protocol.Joined{Type: protocol.TypeJoined, Ref: a.ref, ChatroomID: room,
-		Private: a.private, Peer: a.peer, Recovered: recovered}
+		Private: a.private, Peer: a.peer, Recovered: recovered, ReadUpTo: a.readUpTo}
 	r.Reply = &hub.Frame{Data: protocol.EncodeEvents(head, datas(evs))}
 	for _, ev := range tail {
 		r.Tail = append(r.Tail, ev.Frame)

@@ -72,7 +72,17 @@ func (l *limiters) allow(user, typ string) bool {
 	if !l.commands.allow(user) {
 		return false
 	}
-	return typ != protocol.CmdMessage || l.messages.allow(user)
+	return !stores(typ) || l.messages.allow(user)
+}
+
+// stores reports whether a command stores an event of its own: the message allowance
+// counts those (messages, edits, deletes, reactions).
+func stores(typ string) bool {
+	switch typ {
+	case protocol.CmdMessage, protocol.CmdEdit, protocol.CmdDelete, protocol.CmdReact:
+		return true
+	}
+	return false
 }
 
 // clientAddr is the address new connections are counted by: the header's value when one

@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,6 +46,7 @@ func message(room string, payload []byte, msgID string, hdr nats.Header) (*nats.
 }
 
 // Headers are our own headers of a stored event, for operators reading the stream.
+// Events that refer to a message (edit, delete, reaction) add Chat-Target (WithTarget).
 func Headers(typ, user, session string) nats.Header {
 	h := nats.Header{}
 	h.Set("Chat-Type", typ)
@@ -52,5 +54,11 @@ func Headers(typ, user, session string) nats.Header {
 	if session != "" {
 		h.Set("Chat-Session", session)
 	}
+	return h
+}
+
+// WithTarget adds the Chat-Target header, the id of the message an event refers to.
+func WithTarget(h nats.Header, target uint64) nats.Header {
+	h.Set("Chat-Target", strconv.FormatUint(target, 10))
 	return h
 }

@@ -15,6 +15,7 @@ type msg struct {
 	// pending is the number of messages of the subject after this one, as the batch began.
 	pending uint64
 	data    []byte
+	subject string // set by leaderGet only
 }
 
 // maxBatch bounds one direct get; readers of more go on after it (its last message's

@@ -27,8 +27,9 @@ type msgRequest struct {
 type msgResponse struct {
 	Error   *jetstream.APIError `json:"error"`
 	Message *struct {
-		Seq  uint64 `json:"seq"`
-		Data []byte `json:"data"`
+		Subject string `json:"subject"`
+		Seq     uint64 `json:"seq"`
+		Data    []byte `json:"data"`
 	} `json:"message"`
 }
 
@@ -54,7 +55,7 @@ func (s *Store) leaderGet(ctx context.Context, req msgRequest) (m msg, ok bool, 
 	case r.Message == nil:
 		return msg{}, false, errors.New("message get: empty answer")
 	}
-	return msg{seq: r.Message.Seq, data: r.Message.Data}, true, nil
+	return msg{seq: r.Message.Seq, data: r.Message.Data, subject: r.Message.Subject}, true, nil
 }
 
 // leaderNext returns the leader's first message of subj with from <= seq <= hi; ok is false

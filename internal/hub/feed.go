@@ -42,6 +42,9 @@ func (q deliverReq) apply(h *Hub) {
 		if ev.ID > r.lastID {
 			r.push(ev, h.cfg.Window)
 			fresh = append(fresh, ev)
+			if ev.Erase {
+				r.erase(ev.Target)
+			}
 		}
 	}
 	if len(fresh) > 0 && len(r.members) > 0 {

@@ -36,6 +36,8 @@ type Feeds interface {
 type Sink interface {
 	Reset(room string, epoch, lastID uint64) error
 	Deliver(room string, epoch uint64, evs []Event) error
+	// Typing passes a typing notice of user (best effort: it never blocks).
+	Typing(room, user string, f *Frame)
 }
 
 type noFeeds struct{}

@@ -1,9 +1,22 @@
 package hub
 
+import "slices"
+
 // Event is one stored event on its way to the sessions of a room.
 type Event struct {
 	ID    uint64 // stream sequence
 	Frame *Frame // the event as clients see it, with its id
+	// Target is the message an edit, delete or reaction refers to; 0 for other events.
+	Target uint64
+	// Edit marks an edit of Target: it goes when Target is erased.
+	Edit bool
+	// Erase marks a delete: Target and its edits leave the window when it arrives.
+	Erase bool
+}
+
+// erased reports whether ev is gone with the erased messages (their ids as keys).
+func (ev Event) erased(gone map[uint64]bool) bool {
+	return gone[ev.ID] || ev.Edit && gone[ev.Target]
 }
 
 // member is a session's state in one room. A pending member has asked to join and is
@@ -38,6 +51,36 @@ func (r *room) push(ev Event, max int) {
 	r.lastID = ev.ID
 }
 
+// erase drops message target and its edits from the window. The window's array may be
+// shared with tickets handed out: a fresh one is made.
+func (r *room) erase(target uint64) {
+	gone := map[uint64]bool{target: true}
+	if !slices.ContainsFunc(r.window, func(ev Event) bool { return ev.erased(gone) }) {
+		return
+	}
+	w := make([]Event, 0, len(r.window))
+	for _, ev := range r.window {
+		if !ev.erased(gone) {
+			w = append(w, ev)
+		}
+	}
+	r.window = w
+}
+
+// erasedTargets returns the messages the window's deletes erased.
+func (r *room) erasedTargets() map[uint64]bool {
+	var gone map[uint64]bool
+	for _, ev := range r.window {
+		if ev.Erase {
+			if gone == nil {
+				gone = make(map[uint64]bool)
+			}
+			gone[ev.Target] = true
+		}
+	}
+	return gone
+}
+
 // snapshot returns the window as it stands: the caller may keep it, the hub only appends
 // to a fresh array once this one is handed out.
 func (r *room) snapshot() []Event {
@@ -54,6 +97,11 @@ func (r *room) prepend(evs []Event, newFrom uint64, max int) {
 	if room := max - len(r.window); len(evs) > room {
 		newFrom = evs[len(evs)-room-1].ID
 		evs = evs[len(evs)-room:]
+	}
+	// evs were read from the stream, perhaps before a delete in the window erased some
+	// of them there: those stay out.
+	if gone := r.erasedTargets(); gone != nil {
+		evs = slices.DeleteFunc(slices.Clone(evs), func(ev Event) bool { return ev.erased(gone) })
 	}
 	r.window = append(append(make([]Event, 0, len(evs)+len(r.window)), evs...), r.window...)
 	r.from = newFrom

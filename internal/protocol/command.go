@@ -17,6 +17,12 @@ const (
 	CmdRooms   = "rooms"
 	CmdAuth    = "auth"    // the token, as a connection's first frame (token mode)
 	CmdRefresh = "refresh" // a newer token for the same user (token mode)
+	// Version 1.1.
+	CmdEdit   = "edit"
+	CmdDelete = "delete"
+	CmdReact  = "react"
+	CmdTyping = "typing"
+	CmdRead   = "read"
 )
 
 // Default page sizes.
@@ -36,6 +42,12 @@ type Command struct {
 	Before     *int64  `json:"before,omitempty"`
 	Limit      *int64  `json:"limit,omitempty"`
 	Token      string  `json:"token,omitempty"`
+	// Version 1.1.
+	ID      *int64          `json:"id,omitempty"`      // edit, delete, react: the target; read: the marker
+	ReplyTo *int64          `json:"replyTo,omitempty"` // message
+	Data    json.RawMessage `json:"data,omitempty"`    // message: an object, as sent
+	Emoji   *string         `json:"emoji,omitempty"`   // react
+	On      *bool           `json:"on,omitempty"`      // react
 }
 
 // Decode parses one client frame into a validated command. On failure it returns the
@@ -88,7 +100,38 @@ func (c *Command) validate() *Error {
 		if c.Message == nil {
 			return Errorf(CodeBadRequest, "message is missing")
 		}
+		return firstError(CheckMessage(*c.Message), c.positive("replyTo", c.ReplyTo, false), CheckData(c.Data))
+	case CmdEdit:
+		if e := firstError(c.room(), c.positive("id", c.ID, true)); e != nil {
+			return e
+		}
+		if c.Message == nil {
+			return Errorf(CodeBadRequest, "message is missing")
+		}
 		return CheckMessage(*c.Message)
+	case CmdDelete:
+		return firstError(c.room(), c.positive("id", c.ID, true))
+	case CmdReact:
+		if e := firstError(c.room(), c.positive("id", c.ID, true)); e != nil {
+			return e
+		}
+		if c.Emoji == nil {
+			return Errorf(CodeBadRequest, "emoji is missing")
+		}
+		if c.On == nil {
+			return Errorf(CodeBadRequest, "on is missing")
+		}
+		return CheckEmoji(*c.Emoji)
+	case CmdTyping:
+		return c.room()
+	case CmdRead:
+		if e := c.room(); e != nil {
+			return e
+		}
+		if c.ID == nil {
+			return Errorf(CodeBadRequest, "id is missing")
+		}
+		return c.nonNegative("id", c.ID)
 	case CmdPrivate:
 		if c.UserID == "" {
 			return Errorf(CodeBadRequest, "userId is missing")
@@ -125,6 +168,17 @@ func (c *Command) room() *Error {
 func (c *Command) nonNegative(name string, v *int64) *Error {
 	if v != nil && *v < 0 {
 		return Errorf(CodeBadRequest, "%s must not be negative", name)
+	}
+	return nil
+}
+
+// positive checks an event id: at least 1; required says whether it may be absent.
+func (c *Command) positive(name string, v *int64, required bool) *Error {
+	switch {
+	case v == nil && required:
+		return Errorf(CodeBadRequest, "%s is missing", name)
+	case v != nil && *v < 1:
+		return Errorf(CodeBadRequest, "%s must be an event id (1 or more)", name)
 	}
 	return nil
 }

@@ -26,7 +26,13 @@ func TestDecodeValid(t *testing.T) {
 		{"  {\"type\":\"rooms\"}\n", Command{Type: CmdRooms}}, // white space around the object
 		{`{"type":"users","ref":"` + strings.Repeat("r", 64) + `"}`, Command{Type: CmdUsers, Ref: strings.Repeat("r", 64)}},
 		{`{"type":"users","ref":"` + strings.Repeat("é", 64) + `"}`, Command{Type: CmdUsers, Ref: strings.Repeat("é", 64)}}, // characters, not bytes
-		{`{"type":"users","extra":{"x":[1,2]}}`, Command{Type: CmdUsers}},                                                   // unknown fields are ignored
+		{`{"type":"users","extra":{"x":[1,2]}}`, Command{Type: CmdUsers}},
+		{`{"type":"edit","chatroomId":"r","id":5,"message":"x"}`, Command{Type: CmdEdit, ChatroomID: "r"}},
+		{`{"type":"delete","chatroomId":"r","id":5}`, Command{Type: CmdDelete, ChatroomID: "r"}},
+		{`{"type":"react","chatroomId":"r","id":5,"emoji":"👍🏽","on":false}`, Command{Type: CmdReact, ChatroomID: "r"}},
+		{`{"type":"typing","chatroomId":"r"}`, Command{Type: CmdTyping, ChatroomID: "r"}},
+		{`{"type":"read","chatroomId":"r","id":0}`, Command{Type: CmdRead, ChatroomID: "r"}},
+		{`{"type":"message","chatroomId":"r","message":"x","data":{"k":"<b>"},"replyTo":7}`, Command{Type: CmdMessage, ChatroomID: "r"}}, // unknown fields are ignored
 	}
 	for _, tt := range tests {
 		c, ref, e := Decode([]byte(tt.frame))
@@ -117,6 +123,28 @@ func TestDecodeErrors(t *testing.T) {
 		{"history limit 0", `{"type":"history","chatroomId":"r","limit":0}`, CodeBadRequest, ""},
 		{"history limit 1001", `{"type":"history","chatroomId":"r","limit":1001}`, CodeBadRequest, ""},
 		{"history bad room", `{"type":"history","chatroomId":"x>"}`, CodeInvalidRoom, ""},
+		{"data not an object", `{"type":"message","chatroomId":"r","message":"hi","data":[1],"ref":"a"}`, CodeBadRequest, "a"},
+		{"data null", `{"type":"message","chatroomId":"r","message":"hi","data":null}`, CodeBadRequest, ""},
+		{"data string", `{"type":"message","chatroomId":"r","message":"hi","data":"x"}`, CodeBadRequest, ""},
+		{"data over 4096", `{"type":"message","chatroomId":"r","message":"hi","data":{"x":"` + strings.Repeat("d", 4089) + `"}}`, CodeBadRequest, ""},
+		{"replyTo 0", `{"type":"message","chatroomId":"r","message":"hi","replyTo":0}`, CodeBadRequest, ""},
+		{"replyTo string", `{"type":"message","chatroomId":"r","message":"hi","replyTo":"5"}`, CodeBadRequest, ""},
+		{"edit without id", `{"type":"edit","chatroomId":"r","message":"hi","ref":"a"}`, CodeBadRequest, "a"},
+		{"edit without text", `{"type":"edit","chatroomId":"r","id":5}`, CodeBadRequest, ""},
+		{"edit empty text", `{"type":"edit","chatroomId":"r","id":5,"message":" "}`, CodeBadRequest, ""},
+		{"edit too large", `{"type":"edit","chatroomId":"r","id":5,"message":"` + strings.Repeat("x", 4001) + `"}`, CodeTooLarge, ""},
+		{"edit bad room", `{"type":"edit","chatroomId":"a.b","id":5,"message":"x"}`, CodeInvalidRoom, ""},
+		{"delete id 0", `{"type":"delete","chatroomId":"r","id":0}`, CodeBadRequest, ""},
+		{"delete id negative", `{"type":"delete","chatroomId":"r","id":-3}`, CodeBadRequest, ""},
+		{"delete id fraction", `{"type":"delete","chatroomId":"r","id":1.5}`, CodeBadRequest, ""},
+		{"react without emoji", `{"type":"react","chatroomId":"r","id":5,"on":true}`, CodeBadRequest, ""},
+		{"react without on", `{"type":"react","chatroomId":"r","id":5,"emoji":"x"}`, CodeBadRequest, ""},
+		{"react empty emoji", `{"type":"react","chatroomId":"r","id":5,"emoji":"","on":true}`, CodeBadRequest, ""},
+		{"react emoji with space", `{"type":"react","chatroomId":"r","id":5,"emoji":"a b","on":true}`, CodeBadRequest, ""},
+		{"react emoji 33 bytes", `{"type":"react","chatroomId":"r","id":5,"emoji":"` + strings.Repeat("x", 33) + `","on":true}`, CodeBadRequest, ""},
+		{"typing without room", `{"type":"typing"}`, CodeBadRequest, ""},
+		{"read without id", `{"type":"read","chatroomId":"r"}`, CodeBadRequest, ""},
+		{"read negative", `{"type":"read","chatroomId":"r","id":-1}`, CodeBadRequest, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,4 +217,53 @@ func eqPtr(a, b *int64) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+func TestDataAtTheLimit(t *testing.T) {
+	data := `{"x":"` + strings.Repeat("d", 4088) + `"}` // 4096 bytes
+	c, _, e := Decode([]byte(`{"type":"message","chatroomId":"r","message":"hi","data":` + data + `}`))
+	if e != nil {
+		t.Fatal(e)
+	}
+	if string(c.Data) != data {
+		t.Fatalf("data changed")
+	}
+}
+
+func TestPeek(t *testing.T) {
+	on := true
+	tests := []struct {
+		ev     Event
+		typ    string
+		target uint64
+	}{
+		{Event{ChatroomID: "r", Type: TypeMessage, UserID: "a", Message: `"type":"edit","target":5`}, TypeMessage, 0},
+		{Event{ChatroomID: "r", Type: TypeEdit, Target: 1235, UserID: "a", Message: "x"}, TypeEdit, 1235},
+		{Event{ChatroomID: "r", Type: TypeDelete, Target: 7, UserID: "a"}, TypeDelete, 7},
+		{Event{ChatroomID: "r", Type: TypeReaction, Target: 9, Emoji: "x", On: &on}, TypeReaction, 9},
+		{Event{ChatroomID: "r", Type: TypeJoin, UserID: "a", SessionID: "s"}, TypeJoin, 0},
+		{Event{Type: "other"}, "", 0},
+	}
+	for _, tt := range tests {
+		b := WithID(tt.ev.Marshal(), 42)
+		typ, target := Peek(b)
+		if typ != tt.typ || target != tt.target {
+			t.Errorf("Peek(%s) = %q %d, want %q %d", b, typ, target, tt.typ, tt.target)
+		}
+	}
+}
+
+func TestPeekUser(t *testing.T) {
+	for _, tt := range []struct {
+		ev   Event
+		want string
+	}{
+		{Event{ChatroomID: "r", Type: TypeMessage, UserID: "alice", Message: `"userId":"mallory"`, Data: []byte(`{"userId":"eve"}`)}, "alice"},
+		{Event{ChatroomID: "r", Type: TypeEdit, Target: 4, UserID: "bob", Message: "x"}, "bob"},
+		{Event{Type: TypeClose}, ""},
+	} {
+		if got := PeekUser(WithID(tt.ev.Marshal(), 9)); got != tt.want {
+			t.Errorf("PeekUser(%s) = %q, want %q", tt.ev.Marshal(), got, tt.want)
+		}
+	}
 }

@@ -14,6 +14,7 @@ const (
 	CodeUnavailable  = "unavailable"
 	CodeUnauthorized = "unauthorized"
 	CodeInternal     = "internal"
+	CodeNotFound     = "not_found" // version 1.1: the event named does not exist or is no longer stored
 )
 
 // Close codes of the protocol.

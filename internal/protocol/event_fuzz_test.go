@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -71,7 +72,7 @@ func FuzzEventWithID(f *testing.F) {
 		var norm Event
 		json.Unmarshal(want.Marshal(), &norm)
 		norm.ID = id
-		if got != norm {
+		if !reflect.DeepEqual(got, norm) {
 			t.Fatalf("round trip: %+v, want %+v", got, norm)
 		}
 	})

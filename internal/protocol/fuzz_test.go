@@ -25,6 +25,12 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"refresh","token":"a.b.c","ref":"t1"}`,
 		`{"type":"refresh","token":7}`,
 		`{"type":"auth"}`,
+		`{"type":"message","chatroomId":"lobby","message":"hi","data":{"a":[1]},"replyTo":3}`,
+		`{"type":"edit","chatroomId":"lobby","id":1235,"message":"hi!","ref":"e1"}`,
+		`{"type":"delete","chatroomId":"lobby","id":1235}`,
+		`{"type":"react","chatroomId":"lobby","id":1235,"emoji":"👍","on":true}`,
+		`{"type":"typing","chatroomId":"lobby"}`,
+		`{"type":"read","chatroomId":"lobby","id":0}`,
 		`{"type":"users"}{"type":"users"}`,
 		`{"type":"join","chatroomId":"a.b"}`,
 		`{"type":"join","chatroomId":"lobby","limit":1001}`,
@@ -62,9 +68,24 @@ func checkCommand(t *testing.T, c *Command) {
 	if utf8.RuneCountInString(c.Ref) > MaxRefLen || !utf8.ValidString(c.Ref) {
 		t.Fatalf("bad ref accepted: %q", c.Ref)
 	}
-	needsRoom := map[string]bool{CmdJoin: true, CmdLeave: true, CmdMessage: true, CmdHistory: true}
+	needsRoom := map[string]bool{CmdJoin: true, CmdLeave: true, CmdMessage: true, CmdHistory: true,
+		CmdEdit: true, CmdDelete: true, CmdReact: true, CmdTyping: true, CmdRead: true}
 	switch c.Type {
-	case CmdJoin, CmdLeave, CmdMessage, CmdHistory, CmdUsers, CmdRooms:
+	case CmdJoin, CmdLeave, CmdMessage, CmdHistory, CmdUsers, CmdRooms, CmdTyping:
+	case CmdEdit, CmdDelete, CmdReact:
+		if c.ID == nil || *c.ID < 1 {
+			t.Fatalf("%s without a target accepted", c.Type)
+		}
+		if c.Type == CmdReact && (c.Emoji == nil || c.On == nil || CheckEmoji(*c.Emoji) != nil) {
+			t.Fatalf("bad reaction accepted: %+v", c)
+		}
+		if c.Type == CmdEdit && (c.Message == nil || CheckMessage(*c.Message) != nil) {
+			t.Fatalf("bad edit accepted: %+v", c)
+		}
+	case CmdRead:
+		if c.ID == nil || *c.ID < 0 {
+			t.Fatalf("read without a marker accepted")
+		}
 	case CmdPrivate:
 		if !ValidName(c.UserID) {
 			t.Fatalf("private with bad userId accepted: %q", c.UserID)
@@ -80,6 +101,9 @@ func checkCommand(t *testing.T, c *Command) {
 		t.Fatalf("bad chatroomId accepted: %q", c.ChatroomID)
 	}
 	if c.Type == CmdMessage {
+		if len(c.Data) > MaxDataLen || c.ReplyTo != nil && *c.ReplyTo < 1 {
+			t.Fatalf("bad data or replyTo accepted: %+v", c)
+		}
 		if c.Message == nil || CheckMessage(*c.Message) != nil {
 			t.Fatalf("bad message accepted: %v", c.Message)
 		}

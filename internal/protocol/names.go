@@ -4,7 +4,10 @@
 package protocol
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -13,6 +16,8 @@ const (
 	MaxNameLen    = 64    // userId, chatroomId, sessionId
 	MaxRefLen     = 64    // ref
 	MaxMessageLen = 4000  // message text, in bytes
+	MaxDataLen    = 4096  // a message's data object, in bytes as sent
+	MaxEmojiLen   = 32    // a reaction's emoji, in bytes
 	MaxLimit      = 1000  // limit of join and history
 	MaxFrameSize  = 65536 // a client frame over this closes the connection with 1009
 	PrivatePrefix = "dm-" // private rooms; only the gateway makes them
@@ -48,6 +53,29 @@ func CheckMessage(m string) *Error {
 	}
 	if len(m) > MaxMessageLen {
 		return Errorf(CodeTooLarge, "message is over 4000 bytes")
+	}
+	return nil
+}
+
+// CheckData checks a message's data as sent: absent, or a JSON object of at most
+// MaxDataLen bytes. The decoder has already checked that it is valid JSON.
+func CheckData(d json.RawMessage) *Error {
+	if d == nil {
+		return nil
+	}
+	if len(d) > MaxDataLen {
+		return Errorf(CodeBadRequest, "data is over 4096 bytes")
+	}
+	if t := bytes.TrimSpace(d); len(t) == 0 || t[0] != '{' {
+		return Errorf(CodeBadRequest, "data must be a JSON object")
+	}
+	return nil
+}
+
+// CheckEmoji checks a reaction's emoji: 1 to MaxEmojiLen bytes of UTF-8 without white space.
+func CheckEmoji(e string) *Error {
+	if e == "" || len(e) > MaxEmojiLen || !utf8.ValidString(e) || strings.IndexFunc(e, unicode.IsSpace) >= 0 {
+		return Errorf(CodeBadRequest, "emoji must be 1 to 32 bytes of UTF-8 without white space")
 	}
 	return nil
 }

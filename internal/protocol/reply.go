@@ -45,6 +45,7 @@ type Joined struct {
 	Private    bool              `json:"private"`
 	Peer       string            `json:"peer,omitempty"`
 	Recovered  bool              `json:"recovered"`
+	ReadUpTo   uint64            `json:"readUpTo"`
 	Events     []json.RawMessage `json:"events"`
 }
 
@@ -90,6 +91,28 @@ type RoomInfo struct {
 	Users      int    `json:"users"`
 	Private    bool   `json:"private"`
 	Peer       string `json:"peer,omitempty"`
+	// Unread counts the message events by other users above the user's read marker, up
+	// to MaxUnread; nil when the user has no marker in the room.
+	Unread *int `json:"unread,omitempty"`
+}
+
+// MaxUnread caps RoomInfo.Unread: MaxUnread means "that many or more".
+const MaxUnread = 100
+
+// Read is a read marker: the reply to read (with its ref) and the notice every other
+// session of the user gets.
+type Read struct {
+	Type       string `json:"type"`
+	Ref        string `json:"ref,omitempty"`
+	ChatroomID string `json:"chatroomId"`
+	ID         uint64 `json:"id"`
+}
+
+// Typing tells a room's members that a user is typing.
+type Typing struct {
+	Type       string `json:"type"`
+	ChatroomID string `json:"chatroomId"`
+	UserID     string `json:"userId"`
 }
 
 // Rooms answers rooms.

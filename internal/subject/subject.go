@@ -20,6 +20,8 @@ const (
 	RoomsBucket = "chat_rooms"
 	// GatewaysBucket holds one heartbeat key per live gateway.
 	GatewaysBucket = "chat_gateways"
+	// MarkersBucket holds every user's read marker of every room.
+	MarkersBucket = "chat_markers"
 
 	// Users carries online/offline notices to every gateway (not stored).
 	Users = "chat.users"
@@ -37,6 +39,9 @@ func Events(room string) string { return "chat.events." + room }
 
 // Live is the subject on which the stream republishes one room's stored events.
 func Live(room string) string { return "chat.live." + room }
+
+// Typing carries the typing notices of one room (core NATS, not stored).
+func Typing(room string) string { return "chat.typing." + room }
 
 // Gateway is the control subject of one gateway (session take-overs are sent there).
 func Gateway(id string) string { return "chat.gateway." + id }

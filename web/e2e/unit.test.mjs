@@ -148,3 +148,42 @@ test('private rooms are titled by the peer', () => {
   assert.equal(r.title, 'bob');
   assert.equal(new Room('lobby').title, 'lobby');
 });
+
+test('edits, deletes and reactions apply to their message by the log rules', () => {
+  const r = new Room('lobby');
+  const msg = { id: 10, chatroomId: 'lobby', type: 'message', userId: 'alice', message: 'hi' };
+  const later = [
+    { id: 12, type: 'edit', target: 10, userId: 'alice', message: 'hi!!' },
+    { id: 11, type: 'edit', target: 10, userId: 'alice', message: 'hi!' }, // older: loses
+    { id: 13, type: 'reaction', target: 10, userId: 'bob', emoji: '👍', on: true },
+    { id: 14, type: 'reaction', target: 10, userId: 'carol', emoji: '👍', on: true },
+    { id: 15, type: 'reaction', target: 10, userId: 'carol', emoji: '👍', on: false },
+    { id: 16, type: 'reaction', target: 10, userId: 'bob', emoji: '🎉', on: true },
+  ];
+  r.merge([msg, ...later]);
+  for (const ev of later) assert.equal(r.applyRef(ev), 10);
+  assert.equal(r.applyRef(msg), 0);
+  const s = r.shown(msg);
+  assert.equal(s.text, 'hi!!');
+  assert.ok(s.edited && !s.deleted);
+  assert.deepEqual(s.reactions, [{ emoji: '👍', users: ['bob'] }, { emoji: '🎉', users: ['bob'] }]);
+  r.applyRef({ id: 17, type: 'delete', target: 10, userId: 'alice' });
+  assert.ok(r.shown(msg).deleted);
+});
+
+test('unread counts messages of others above the read marker', () => {
+  const r = new Room('lobby');
+  r.merge([
+    { id: 1, type: 'message', userId: 'bob', message: 'a' },
+    { id: 2, type: 'join', userId: 'carol' },
+    { id: 3, type: 'message', userId: 'me', message: 'b' },
+    { id: 4, type: 'message', userId: 'bob', message: 'c' },
+    { id: 5, type: 'message', userId: 'bob', message: 'd' },
+  ]);
+  assert.equal(r.unreadFor('me'), 3);
+  r.readUpTo = 1;
+  assert.equal(r.unreadFor('me'), 2);
+  r.applyRef({ id: 6, type: 'delete', target: 5, userId: 'bob' });
+  assert.equal(r.unreadFor('me'), 1);
+  assert.equal(r.newestMessage(), 5);
+});

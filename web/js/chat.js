@@ -4,7 +4,7 @@
 import { $ } from './dom.js';
 import { drawerOpen, setDrawer } from './drawer.js';
 import { HISTORY_PAGE, backoffDelay, retryableErrors, roomNameProblem } from './protocol.js';
-import { Room, noticeKey } from './store.js';
+import { Room, noticeKey, refTypes } from './store.js';
 import { RoomView } from './roomview.js';
 
 const errorText = {
@@ -12,7 +12,8 @@ const errorText = {
   invalid_user: 'that is not a valid user name',
   too_large: 'the message is over 4,000 bytes',
   not_member: 'you are not in this room',
-  forbidden: 'this private room belongs to other people',
+  forbidden: 'you may not do that here',
+  not_found: 'that message is gone',
   rate_limited: 'you are sending too fast',
   unavailable: 'the chat server cannot store messages right now',
   bad_request: 'the server did not understand the request',
@@ -53,6 +54,7 @@ export class Chat {
     this.roomsView = $('rooms-view');
     this.empty = $('empty-state');
     this.directoryTimer = 0;
+    this.typingSent = 0; // when this tab last told the active room that you type
   }
 
   use(conn) {
@@ -137,7 +139,11 @@ export class Chat {
       onNeedOlder: () => this.older(room),
       onRetry: (ref) => this.retry(room, ref),
       onDiscard: (ref) => this.discard(room, ref),
+      shown: (ev) => room.shown(ev),
+      lookup: (id) => room.events.get(id),
+      onAction: (kind, ev, emoji) => this.act(room, kind, ev, emoji),
     });
+    view.log.addEventListener('scroll', () => this.markRead(room));
     view.me = this.me;
     view.leaveBtn.addEventListener('click', () => this.leave(id));
     this.views.set(id, view);
@@ -200,7 +206,7 @@ export class Chat {
     for (const [rid, view] of this.views) view.show(rid === id);
     this.empty.hidden = true;
     this.composer.attach(room.title, room.isPrivate, room.draft);
-    room.unread = 0;
+    this.markRead(room);
     this.changed();
     if (drawerOpen()) setDrawer(false);
   }
@@ -226,11 +232,20 @@ export class Chat {
 
   // ---- messages out ----
 
-  /** post puts text in the active room's outbox and sends it if it can; true if taken. */
-  post(text) {
+  /** post puts text in the active room's outbox and sends it if it can; true if taken. An
+   * edit under way is sent as an edit of its message instead. */
+  post(text, context = null) {
     const room = this.rooms.get(this.active);
     if (!room) return false;
+    if (context?.kind === 'edit') {
+      if (!this.send({ type: 'edit', chatroomId: room.id, id: context.ev.id, message: text, ref: this.ref('edit', room.id) })) {
+        this.status.toast('Not connected: the edit was not sent.', { kind: 'warn' });
+        return false;
+      }
+      return true;
+    }
     const entry = room.queue(text);
+    if (context?.kind === 'reply') entry.replyTo = context.ev.id;
     if (room.joined && this.online) this.transmit(room, entry);
     this.saveOutbox();
     this.views.get(room.id).drawOutbox(room.outbox, this.online);
@@ -242,7 +257,9 @@ export class Chat {
     entry.state = 'sent';
     entry.tries++;
     this.refs.set(entry.ref, { kind: 'message', room: room.id });
-    if (!this.send({ type: 'message', chatroomId: room.id, message: entry.text, ref: entry.ref })) entry.state = 'queued';
+    const cmd = { type: 'message', chatroomId: room.id, message: entry.text, ref: entry.ref };
+    if (entry.replyTo) cmd.replyTo = entry.replyTo;
+    if (!this.send(cmd)) entry.state = 'queued';
   }
 
   retry(room, ref) {
@@ -258,6 +275,58 @@ export class Chat {
     room.outbox = room.outbox.filter((e) => e.ref !== ref);
     this.saveOutbox();
     this.views.get(room.id)?.drawOutbox(room.outbox, this.online);
+  }
+
+  /** act runs a message's button: reply, edit, delete, or a reaction (toggled). */
+  act(room, kind, ev, emoji) {
+    if (room.id !== this.active) this.select(room.id);
+    if (kind === 'reply' || kind === 'edit') return this.composer.setContext(kind, ev, room.shown(ev).text);
+    if (kind === 'delete') {
+      this.send({ type: 'delete', chatroomId: room.id, id: ev.id, ref: this.ref('delete', room.id) });
+      return;
+    }
+    const mine = room.shown(ev).reactions.find((r) => r.emoji === emoji)?.users.includes(this.me);
+    this.send({ type: 'react', chatroomId: room.id, id: ev.id, emoji, on: !mine, ref: this.ref('react', room.id) });
+  }
+
+  /** typing tells the active room that you type, at most every 2 s. */
+  typing() {
+    const room = this.rooms.get(this.active);
+    const now = Date.now();
+    if (!room || !room.joined || now - this.typingSent < 2000) return;
+    this.typingSent = now;
+    this.send({ type: 'typing', chatroomId: room.id });
+  }
+
+  /** markRead moves your read marker to the newest message of the room you are looking at. */
+  markRead(room) {
+    const view = this.views.get(room.id);
+    if (room.id !== this.active || document.visibilityState !== 'visible' || !room.joined || !view?.atEnd()) return;
+    const id = room.newestMessage();
+    if (id <= room.readUpTo || id <= room.readSent) return;
+    room.readSent = id;
+    this.send({ type: 'read', chatroomId: room.id, id, ref: this.ref('read', room.id) });
+  }
+
+  onRead(obj) {
+    this.take(obj.ref);
+    const room = this.rooms.get(obj.chatroomId);
+    if (room && obj.id > room.readUpTo) {
+      room.readUpTo = obj.id;
+      room.unread = room.unreadFor(this.me);
+      this.changed();
+    }
+    const d = this.directory.find((r) => r.chatroomId === obj.chatroomId);
+    if (d && !room) this.refreshDirectory(300);
+  }
+
+  /** applyRefs applies the edits, deletes and reactions among added and redraws their targets. */
+  applyRefs(room, added) {
+    const view = this.views.get(room.id);
+    for (const ev of added) {
+      const target = room.applyRef(ev);
+      if (target) view.refresh(target);
+    }
   }
 
   // ---- objects in ----
@@ -289,6 +358,11 @@ export class Chat {
         return this.sidebar.drawPeople(this.users, this.me);
       case 'close':
         return this.status.show('reconnecting', 'The server is restarting: moving you over…');
+      case 'read':
+        return this.onRead(obj);
+      case 'typing':
+        if (obj.userId !== this.me) this.views.get(obj.chatroomId)?.typing(obj.userId);
+        return;
       default:
         if (obj.chatroomId && typeof obj.id === 'number') return this.onEvent(obj);
     }
@@ -312,17 +386,21 @@ export class Chat {
     }
     const view = this.views.get(id);
     const events = obj.events || [];
+    if (typeof obj.readUpTo === 'number' && obj.readUpTo > room.readUpTo) room.readUpTo = obj.readUpTo;
     if (obj.recovered === false && room.loaded) {
       room.reset();
       view.clear();
       const added = room.merge(events);
+      for (const ev of added) room.applyRef(ev);
       view.add(added);
       view.notice('You were away too long to get every message back: older ones are above, this gap may miss some.', noticeKey(added[0]?.id));
     } else {
       const added = room.merge(events);
+      for (const ev of added) room.applyRef(ev);
       view.add(added);
-      if (room.loaded) this.countUnread(room, added);
+      this.applyRefs(room, added);
     }
+    room.unread = room.unreadFor(this.me);
     if (!room.loaded) room.atStart = events.length < HISTORY_PAGE;
     room.loaded = true;
     room.joined = true;
@@ -332,6 +410,7 @@ export class Chat {
     view.drawOutbox(room.outbox, this.online);
     if (ctx && ctx.kind === 'private') this.select(id);
     else if (!this.active) this.select(id);
+    this.markRead(room);
     this.changed();
   }
 
@@ -340,8 +419,15 @@ export class Chat {
     if (!room || !room.loaded) return; // not ours, or its `joined` is still to come with it
     const added = room.merge([ev]);
     if (!added.length) return;
-    this.views.get(room.id).add(added, { own: ev.type === 'message' && ev.userId === this.me });
-    this.countUnread(room, added);
+    const view = this.views.get(room.id);
+    if (refTypes.has(ev.type)) {
+      this.applyRefs(room, added);
+    } else {
+      view.add(added, { own: ev.type === 'message' && ev.userId === this.me });
+      if (ev.type === 'message') view.stopTyping(ev.userId);
+    }
+    this.countUnread(room);
+    this.markRead(room);
     if (ev.type === 'join' || ev.type === 'leave') this.refreshDirectory(1000);
   }
 
@@ -365,7 +451,10 @@ export class Chat {
     const events = obj.events || [];
     const view = this.views.get(room.id);
     room.atStart = events.length < HISTORY_PAGE;
-    view.add(room.merge(events, { fromGateway: false }));
+    const added = room.merge(events, { fromGateway: false });
+    for (const ev of added) room.applyRef(ev);
+    view.add(added);
+    this.applyRefs(room, added);
     view.setTop(room.atStart ? 'start' : 'more');
     if (!room.atStart && room.id === this.active && view.log.scrollTop < 80) this.older(room);
   }
@@ -391,6 +480,11 @@ export class Chat {
     }
     const room = this.rooms.get(ctx.room);
     if (ctx.kind === 'message' && room) return this.messageFailed(room, err);
+    if (['edit', 'delete', 'react', 'read'].includes(ctx.kind)) {
+      if (ctx.kind === 'read' && room) room.readSent = room.readUpTo;
+      if (ctx.kind !== 'read') this.status.toast(`Could not ${ctx.kind} that message: ${describe(err)}.`, { kind: 'warn' });
+      return;
+    }
     if (ctx.kind === 'join' && room) return this.joinFailed(room, err);
     if (ctx.kind === 'history' && room) {
       room.loadingOlder = false;
@@ -451,22 +545,19 @@ export class Chat {
 
   // ---- bookkeeping ----
 
-  countUnread(room, added) {
-    const seen = room.id === this.active && document.visibilityState === 'visible';
-    if (seen) return;
-    const n = added.filter((e) => e.type === 'message' && e.userId !== this.me && !e.replaces).length;
-    if (!n) return;
-    room.unread += n;
+  /** countUnread recounts a room's unread messages: those of others above your read marker,
+   * which every tab and device of yours shares. */
+  countUnread(room) {
+    const n = room.unreadFor(this.me);
+    if (n === room.unread) return;
+    room.unread = n;
     this.changed();
   }
 
   /** visible is called when the tab comes back into view. */
   visible() {
     const room = this.rooms.get(this.active);
-    if (room && room.unread) {
-      room.unread = 0;
-      this.changed();
-    }
+    if (room) this.markRead(room);
   }
 
   refreshDirectory(delay = 0) {

@@ -7,16 +7,31 @@ import { MAX_MESSAGE_BYTES, messageProblem, utf8Bytes } from './protocol.js';
 const nf = new Intl.NumberFormat();
 
 export class Composer {
-  /** @param {{onSend: (text: string) => boolean}} h onSend returns true if it took the text */
-  constructor({ onSend }) {
+  /**
+   * @param {{onSend: (text: string, context: {kind: string, ev: object}|null) => boolean, onTyping?: () => void}} h
+   * onSend returns true if it took the text; context is the reply or edit under way.
+   */
+  constructor({ onSend, onTyping = () => {} }) {
     this.form = $('composer');
     this.input = $('composer-input');
     this.send = $('composer-send');
     this.counter = $('composer-counter');
     this.label = $('composer-label');
     this.onSend = onSend;
-    this.input.addEventListener('input', () => this.update());
+    this.context = null; // {kind: 'reply'|'edit', ev}
+    this.contextBox = $('composer-context');
+    this.contextText = $('composer-context-text');
+    $('composer-context-cancel').addEventListener('click', () => this.clearContext());
+    this.input.addEventListener('input', () => {
+      this.update();
+      if (this.input.value && this.context?.kind !== 'edit') onTyping();
+    });
     this.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && this.context) {
+        e.preventDefault();
+        this.clearContext();
+        return;
+      }
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
         e.preventDefault();
         this.submit();
@@ -41,6 +56,25 @@ export class Composer {
 
   detach() {
     this.form.hidden = true;
+    this.clearContext();
+  }
+
+  /** setContext starts a reply to ev, or an edit of ev (its text in the box), shown above the box. */
+  setContext(kind, ev, text) {
+    this.context = { kind, ev };
+    this.contextBox.hidden = false;
+    this.contextBox.dataset.kind = kind;
+    this.contextText.textContent = kind === 'edit' ? 'Editing your message' : `Replying to ${ev.userId}: ${text.length > 80 ? text.slice(0, 80) + '…' : text}`;
+    if (kind === 'edit') this.input.value = text;
+    this.update();
+    this.focus();
+  }
+
+  clearContext() {
+    if (this.context?.kind === 'edit') this.input.value = '';
+    this.context = null;
+    this.contextBox.hidden = true;
+    this.update();
   }
 
   get value() {
@@ -54,8 +88,10 @@ export class Composer {
   submit() {
     const text = this.input.value;
     if (messageProblem(text)) return;
-    if (this.onSend(text)) {
+    if (this.onSend(text, this.context)) {
       this.input.value = '';
+      this.context = null;
+      this.contextBox.hidden = true;
       this.update();
     }
   }

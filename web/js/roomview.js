@@ -7,6 +7,8 @@ import { el, timeEl } from './dom.js';
 const GROUP_SECONDS = 300; // consecutive messages of one sender within this share one header
 const LONG_CHARS = 1200;
 const LONG_LINES = 16;
+const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮'];
+const QUOTE_CHARS = 120;
 
 export class RoomView {
   /**
@@ -15,12 +17,20 @@ export class RoomView {
    * @param {() => void} o.onNeedOlder     asked when the top of the log comes into view
    * @param {(ref: string) => void} o.onRetry
    * @param {(ref: string) => void} o.onDiscard
+   * @param {(ev: object) => {text: string, edited: boolean, deleted: boolean, reactions: {emoji: string, users: string[]}[]}} o.shown
+   * @param {(id: number) => object|undefined} o.lookup  a held event by id
+   * @param {(kind: 'reply'|'edit'|'delete'|'react', ev: object, emoji?: string) => void} o.onAction
    */
-  constructor({ roomId, onNeedOlder, onRetry, onDiscard }) {
+  constructor({ roomId, onNeedOlder, onRetry, onDiscard, shown, lookup, onAction }) {
     this.roomId = roomId;
     this.onNeedOlder = onNeedOlder;
     this.onRetry = onRetry;
     this.onDiscard = onDiscard;
+    this.shown = shown;
+    this.lookup = lookup;
+    this.onAction = onAction;
+    this.typers = new Map(); // userId -> timer: who is typing now
+    this.typingLine = el('p', { class: 'typing', 'aria-live': 'polite' });
     this.me = '';
     this.stuck = true; // the reader is at the end of the log (kept while the room is hidden)
     this.olderBtn = el('button', { type: 'button', class: 'link-btn', text: 'Load older messages', onclick: () => this.onNeedOlder() });
@@ -51,6 +61,7 @@ export class RoomView {
       el('header', { class: 'room-head' }, this.title, this.meta, this.leaveBtn),
       this.log,
       this.jump,
+      this.typingLine,
     );
     this.log.addEventListener('scroll', () => {
       if (this.root.hidden) return;
@@ -170,9 +181,17 @@ export class RoomView {
 
   messageEl(ev, key) {
     const own = ev.userId === this.me;
-    const text = String(ev.message ?? '');
+    const st = this.shown(ev);
+    const meta = el('div', { class: 'meta' }, el('span', { class: 'sender', text: own ? 'You' : ev.userId }), ' ', timeEl(ev.unixTime));
+    const dataset = { key, id: key, user: ev.userId, time: String(ev.unixTime || 0) };
+    if (st.deleted) {
+      return el('li', { class: `msg ${own ? 'own' : 'other'} deleted`, dataset }, meta,
+        el('div', { class: 'bubble tombstone' }, el('p', { class: 'text', text: 'This message was deleted.' })));
+    }
+    const text = st.text;
     const body = el('p', { class: 'text', dir: 'auto', text });
-    const bubble = el('div', { class: 'bubble' }, body);
+    const bubble = el('div', { class: 'bubble' }, this.quote(ev), body);
+    if (st.edited) bubble.append(el('span', { class: 'edited', text: '(edited)' }));
     if (text.length > LONG_CHARS || text.split('\n').length > LONG_LINES) {
       bubble.classList.add('clamped');
       const more = el('button', { type: 'button', class: 'link-btn more', text: 'Show more', 'aria-expanded': 'false' });
@@ -185,13 +204,140 @@ export class RoomView {
     }
     return el(
       'li',
-      {
-        class: `msg ${own ? 'own' : 'other'}${ev.standIn ? ' stand-in' : ''}`,
-        dataset: { key, id: key, user: ev.userId, time: String(ev.unixTime || 0) },
-      },
-      el('div', { class: 'meta' }, el('span', { class: 'sender', text: own ? 'You' : ev.userId }), ' ', timeEl(ev.unixTime)),
+      { class: `msg ${own ? 'own' : 'other'}${ev.standIn ? ' stand-in' : ''}`, dataset },
+      meta,
       bubble,
+      this.reactionBar(ev, st.reactions),
+      ev.standIn ? null : this.actions(ev, own),
     );
+  }
+
+  /** quote is the preview of the message ev replies to; it scrolls to the original. */
+  quote(ev) {
+    if (!ev.replyTo) return null;
+    const orig = this.lookup(ev.replyTo);
+    let text = 'an earlier message';
+    if (orig) {
+      const st = this.shown(orig);
+      text = st.deleted ? 'a deleted message' : `${orig.userId}: ${st.text.length > QUOTE_CHARS ? st.text.slice(0, QUOTE_CHARS) + '…' : st.text}`;
+    }
+    return el('button', {
+      type: 'button',
+      class: 'quote',
+      dir: 'auto',
+      text,
+      'aria-label': `In reply to ${text}. Show it`,
+      onclick: () => this.highlight(ev.replyTo),
+    });
+  }
+
+  /** reactionBar shows each emoji with its count; pressing one adds or takes back yours. */
+  reactionBar(ev, reactions) {
+    if (!reactions.length) return null;
+    return el(
+      'div',
+      { class: 'reactions' },
+      ...reactions.map((r) => {
+        const mine = r.users.includes(this.me);
+        return el('button', {
+          type: 'button',
+          class: `reaction${mine ? ' mine' : ''}`,
+          'aria-pressed': String(mine),
+          title: r.users.join(', '),
+          'aria-label': `${r.emoji} ${r.users.length}: ${r.users.join(', ')}`,
+          text: `${r.emoji} ${r.users.length}`,
+          onclick: () => this.onAction('react', ev, r.emoji),
+        });
+      }),
+    );
+  }
+
+  /** actions are the message's buttons: reply, quick reactions, and edit/delete for your own. */
+  actions(ev, own) {
+    const btn = (text, label, fn) => el('button', { type: 'button', class: 'link-btn act', text, 'aria-label': label, onclick: fn });
+    const who = own ? 'your message' : `${ev.userId}'s message`;
+    return el(
+      'div',
+      { class: 'actions' },
+      btn('Reply', `Reply to ${who}`, () => this.onAction('reply', ev)),
+      ...QUICK_EMOJI.map((e) => btn(e, `React with ${e} to ${who}`, () => this.onAction('react', ev, e))),
+      own ? btn('Edit', 'Edit your message', () => this.onAction('edit', ev)) : null,
+      own ? this.deleteBtn(ev) : null,
+    );
+  }
+
+  /** deleteBtn asks twice: the first press arms it for a few seconds, the second deletes. */
+  deleteBtn(ev) {
+    const b = el('button', { type: 'button', class: 'link-btn act danger', text: 'Delete', 'aria-label': 'Delete your message' });
+    let armed = 0;
+    b.addEventListener('click', () => {
+      if (armed) {
+        clearTimeout(armed);
+        this.onAction('delete', ev);
+        return;
+      }
+      b.textContent = 'Delete for everyone?';
+      b.setAttribute('aria-label', 'Press again to delete your message for everyone');
+      armed = setTimeout(() => {
+        armed = 0;
+        b.textContent = 'Delete';
+        b.setAttribute('aria-label', 'Delete your message');
+      }, 4000);
+    });
+    return b;
+  }
+
+  /** refresh draws message id again (an edit, delete or reaction changed it), and replies quoting it. */
+  refresh(id) {
+    const ev = this.lookup(id);
+    const old = this.items.querySelector(`:scope > [data-key="${id}"]`);
+    if (ev && old) {
+      const node = this.render(ev);
+      old.replaceWith(node);
+      this.regroup(node);
+    }
+    for (const q of this.items.querySelectorAll(':scope > .msg')) {
+      const r = this.lookup(Number(q.dataset.id));
+      if (r && r.replyTo === id) {
+        const node = this.render(r);
+        q.replaceWith(node);
+        this.regroup(node);
+      }
+    }
+  }
+
+  /** highlight scrolls to message id and marks it for a moment. */
+  highlight(id) {
+    const node = this.items.querySelector(`:scope > [data-key="${id}"]`);
+    if (!node) return;
+    node.scrollIntoView({ block: 'center' });
+    node.classList.add('flash');
+    setTimeout(() => node.classList.remove('flash'), 1600);
+    node.querySelector('button')?.focus({ preventScroll: true });
+  }
+
+  /** typing shows that user is typing, for a few seconds unless told again. */
+  typing(user) {
+    clearTimeout(this.typers.get(user));
+    this.typers.set(user, setTimeout(() => {
+      this.typers.delete(user);
+      this.drawTyping();
+    }, 3500));
+    this.drawTyping();
+  }
+
+  /** stopTyping: user's message came, so they are done typing it. */
+  stopTyping(user) {
+    if (!this.typers.has(user)) return;
+    clearTimeout(this.typers.get(user));
+    this.typers.delete(user);
+    this.drawTyping();
+  }
+
+  drawTyping() {
+    const who = [...this.typers.keys()].sort();
+    this.typingLine.textContent =
+      who.length === 0 ? '' : who.length === 1 ? `${who[0]} is typing…` : who.length === 2 ? `${who[0]} and ${who[1]} are typing…` : 'Several people are typing…';
   }
 
   /** regroup hides the sender line of a message that follows one of the same sender. */

@@ -75,6 +75,7 @@ export class Sidebar {
               onclick: () => this.h.join(r.chatroomId),
             },
             el('span', { class: 'room-name', text: `#${r.chatroomId}` }),
+            unreadBadge(r, isOpen),
             el('span', { class: 'count', text: String(n), title: `${n} ${n === 1 ? 'person' : 'people'} in the room` }),
           ),
         );
@@ -96,6 +97,7 @@ export class Sidebar {
               onclick: () => this.h.join(r.chatroomId, r.peer),
             },
             el('span', { class: 'room-name', text: `@${r.peer}` }),
+            unreadBadge(r, false),
           ),
         ),
       ),
@@ -130,4 +132,12 @@ export class Sidebar {
       }),
     );
   }
+}
+
+/** unreadBadge shows the gateway's unread count of a room that is not open (100 means 100 or more). */
+function unreadBadge(r, isOpen) {
+  const n = Number(r.unread) || 0;
+  if (isOpen || n <= 0) return null;
+  const text = n >= 100 ? '99+' : String(n);
+  return el('span', { class: 'badge', text, title: `${n >= 100 ? '100 or more' : n} unread` });
 }

@@ -6,6 +6,9 @@ import { HISTORY_PAGE, randomId } from './protocol.js';
 /** Events that are drawn in a room's log; add/remove only change who is counted. */
 export const shownTypes = new Set(['message', 'join', 'leave']);
 
+/** Events that change a message drawn elsewhere (its `target`) instead of being drawn. */
+export const refTypes = new Set(['edit', 'delete', 'reaction']);
+
 export class Room {
   constructor(id, { isPrivate = false, peer = '' } = {}) {
     this.id = id;
@@ -22,6 +25,67 @@ export class Room {
     this.unread = 0;
     this.outbox = []; // {ref, text, state: 'queued'|'sent'|'failed', error, tries}
     this.draft = '';
+    this.edits = new Map(); // message id -> its latest edit event
+    this.deleted = new Set(); // ids of deleted messages
+    this.reactions = new Map(); // message id -> Map("user\0emoji" -> {id, on})
+    this.readUpTo = 0; // the user's read marker, from the gateway
+    this.readSent = 0; // the highest marker this tab asked for
+  }
+
+  /**
+   * applyRef applies an edit, delete or reaction to the state of its target and returns the
+   * target's id (0 for other events). The log's rules: the latest edit wins, and for
+   * reactions the latest of each user and emoji.
+   */
+  applyRef(ev) {
+    const t = ev.target;
+    if (!refTypes.has(ev.type) || typeof t !== 'number') return 0;
+    if (ev.type === 'edit') {
+      const held = this.edits.get(t);
+      if (!held || held.id < ev.id) this.edits.set(t, ev);
+    } else if (ev.type === 'delete') {
+      this.deleted.add(t);
+    } else {
+      let m = this.reactions.get(t);
+      if (!m) this.reactions.set(t, (m = new Map()));
+      const key = `${ev.userId}\u0000${ev.emoji}`;
+      const held = m.get(key);
+      if (!held || held.id < ev.id) m.set(key, { id: ev.id, on: ev.on === true });
+    }
+    return t;
+  }
+
+  /**
+   * shown returns what to draw of message ev: its latest text, whether it was edited or
+   * deleted, and its reactions as [{emoji, users}] (users who have it on).
+   */
+  shown(ev) {
+    const edit = this.edits.get(ev.id);
+    const byEmoji = new Map();
+    for (const [key, r] of this.reactions.get(ev.id) || []) {
+      if (!r.on) continue;
+      const [user, emoji] = key.split('\u0000');
+      if (!byEmoji.has(emoji)) byEmoji.set(emoji, []);
+      byEmoji.get(emoji).push(user);
+    }
+    const reactions = [...byEmoji].map(([emoji, users]) => ({ emoji, users: users.sort() }));
+    return { text: String(edit ? edit.message : ev.message ?? ''), edited: Boolean(edit), deleted: this.deleted.has(ev.id), reactions };
+  }
+
+  /** unreadFor counts the held messages of others above the read marker, not deleted. */
+  unreadFor(me) {
+    let n = 0;
+    for (const ev of this.events.values()) {
+      if (ev.type === 'message' && ev.id > this.readUpTo && ev.userId !== me && !this.deleted.has(ev.id)) n++;
+    }
+    return n;
+  }
+
+  /** newestMessage is the id of the newest message held (0 if none), for the read marker. */
+  newestMessage() {
+    let id = 0;
+    for (const ev of this.events.values()) if (ev.type === 'message' && !ev.standIn && ev.id > id) id = ev.id;
+    return id;
   }
 
   /** title is what a person calls the room: the peer's name for a private room. */
@@ -59,6 +123,9 @@ export class Room {
   /** reset forgets every event held, for a `joined` that says `recovered: false`. */
   reset() {
     this.events.clear();
+    this.edits.clear();
+    this.deleted.clear();
+    this.reactions.clear();
     this.lastId = 0;
     this.oldestId = 0;
     this.atStart = false;
