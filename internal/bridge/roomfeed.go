@@ -19,9 +19,10 @@ const (
 	// subscription's pending list (nats.go's limits: 512k messages, 64 MB), which grows
 	// only while the feed is behind; beyond them NATS drops messages and the gap is filled
 	// from the stream. A gap is costly (a stream read), so a feed behind by a second of a
-	// busy room must not make one: with a 1,024-message channel dropping at once, a room
-	// at 1,200 messages a second collapsed into back-to-back reads (12,000 msg/s offered
-	// over 10 rooms delivered 2,000 events a second).
+	// busy room should not make one. (With the channel alone, 1,024 messages, 12,000 msg/s
+	// offered over 10 rooms delivered about 2,000 events a second while the process was
+	// mostly waiting; with the subscription's list, 20,000 in a run as noisy: see
+	// docs/benchmarks.md. That gap reads were the wait is likely, not measured.)
 	feedBuffer = 1024
 	feedBatch  = 256  // events handed to the hub at once
 	fillPage   = 1000 // events read from the stream per gap-filling read
