@@ -2,6 +2,8 @@
 #
 #   make run    the chat on http://localhost:8080, NATS embedded (data in ./data)
 #   make test   lint, then every test, with the race detector (browser tests need chromium: see README)
+#   make bench-compare CENTRIFUGO=/path/to/centrifugo
+#               the gateway process (and Centrifugo) under the external load generator
 
 GO        ?= go
 FUZZTIME  ?= 10s
@@ -16,7 +18,7 @@ DEADCODE_VERSION    := v0.52.0
 STATICCHECK         := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 DEADCODE            := $(TOOLS)/deadcode-$(DEADCODE_VERSION)/deadcode
 
-.PHONY: run test test-go test-fuzz test-browser build bench fmt lint cluster check-cluster soak-hostile clean
+.PHONY: run test test-go test-fuzz test-browser build bench bench-compare fmt lint cluster check-cluster soak-hostile clean
 
 run:
 	$(GO) run ./cmd/gateway
@@ -51,6 +53,29 @@ build:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# The gateway as a process, embedded NATS, fresh data dir, rate limits off, under the load
+# generator in tools/bench (1,000 clients in 10 rooms, 10 publishers, 100-byte messages, 2 s
+# warm-up, 10 s measured) at each offered rate in RATES, then idle: IDLE_CLIENTS connections
+# joined to the rooms (server RSS per connection, time to join all). With
+# CENTRIFUGO=/path/to/centrifugo (v6.9.1: docs/benchmarks.md says how to build it), Centrifugo
+# runs the same loads, alternating with the gateway. Every run starts a fresh server; the
+# results stay in BENCH_DIR. PROFILE_RATE=8000 also writes a CPU profile of the gateway at that
+# rate (BENCH_DIR/chat-load-8000-1/cpu.pprof). Prints a table per run, then the comparison.
+RATES        ?= 2000 3000 4000 5000 8000 12000
+ROUNDS       ?= 1
+IDLE_CLIENTS ?= 10000
+CENTRIFUGO   ?=
+PROFILE_RATE ?=
+BENCH_DIR    ?= $(CURDIR)/tmp/bench-$(shell date -u +%Y%m%dT%H%M%SZ)
+bench-compare:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/gateway ./cmd/gateway
+	$(GO) build -trimpath -o $(BIN)/bench ./tools/bench
+	GATEWAY_BIN=$(abspath $(BIN))/gateway BENCH_BIN=$(abspath $(BIN))/bench CENTRIFUGO_BIN=$(CENTRIFUGO) \
+	  GATEWAY_ARGS='--addr 127.0.0.1:{port} --data-dir {dir}/data --message-rate 0 --command-rate 0 --debug-addr 127.0.0.1:{debug}' \
+	  CLIENTS=1000 ROOMS=10 PUBLISHERS=10 SIZE=100 WARMUP=2s DURATION=10s RATES='$(RATES)' ROUNDS=$(ROUNDS) \
+	  IDLE_CLIENTS=$(IDLE_CLIENTS) IDLE_WAIT=10s PROFILE_RATE=$(PROFILE_RATE) WORK_DIR=$(BENCH_DIR) \
+	  ./tools/bench/compare.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -15,7 +15,15 @@ import (
 )
 
 const (
-	feedBuffer = 1024 // live messages waiting for a feed; beyond, NATS drops them and the gap is filled
+	// feedBuffer is how many live messages wait in the feed's channel. More wait in the
+	// subscription's pending list (nats.go's limits: 512k messages, 64 MB), which grows
+	// only while the feed is behind; beyond them NATS drops messages and the gap is filled
+	// from the stream. A gap is costly (a stream read), so a feed behind by a second of a
+	// busy room should not make one. (With the channel alone, 1,024 messages, 12,000 msg/s
+	// offered over 10 rooms delivered about 2,000 events a second while the process was
+	// mostly waiting; with the subscription's list, 20,000 in a run as noisy: see
+	// docs/benchmarks.md. That gap reads were the wait is likely, not measured.)
+	feedBuffer = 1024
 	feedBatch  = 256  // events handed to the hub at once
 	fillPage   = 1000 // events read from the stream per gap-filling read
 )
@@ -68,12 +76,18 @@ func (fd *feed) run(ctx context.Context) {
 }
 
 func (fd *feed) serve(ctx context.Context) error {
-	ch := make(chan *nats.Msg, feedBuffer)
-	sub, err := fd.owner.nc.ChanSubscribe(liveSubject(fd.room), ch)
+	ch, stop := make(chan *nats.Msg, feedBuffer), make(chan struct{})
+	sub, err := fd.owner.nc.Subscribe(liveSubject(fd.room), func(m *nats.Msg) {
+		select { // while the feed is behind, messages wait in the subscription
+		case ch <- m:
+		case <-stop:
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("bridge: subscribe: %w", err)
 	}
 	defer sub.Unsubscribe()
+	defer close(stop) // before the unsubscribe: a handler waiting to hand a message over gives up
 	typing, err := fd.owner.nc.Subscribe(subject.Typing(fd.room), fd.typing)
 	if err != nil {
 		return fmt.Errorf("bridge: subscribe: %w", err)

@@ -28,11 +28,12 @@ func (c *conn) wake() {
 }
 
 // writeLoop writes everything queued, as newline-separated objects in as few frames as
-// possible, and exits when the queue is empty (an idle connection has no writer).
+// possible, and exits when the queue is empty (an idle connection has no writer). A frame
+// taken alone is written as it is: the batch buffer is taken only for several.
 func (c *conn) writeLoop() {
-	buf := batchPool.Get().(*bytes.Buffer)
+	var buf *bytes.Buffer
 	defer func() {
-		if buf.Cap() <= pooledBuffer {
+		if buf != nil && buf.Cap() <= pooledBuffer {
 			batchPool.Put(buf)
 		}
 	}()
@@ -50,7 +51,9 @@ func (c *conn) writeLoop() {
 			}
 			continue
 		}
-		buf.Reset()
+		if buf == nil && len(taken) > 1 {
+			buf = batchPool.Get().(*bytes.Buffer)
+		}
 		data, n, events, own, code := collect(buf, taken)
 		clear(taken[:n])
 		taken = taken[n:]
@@ -73,9 +76,18 @@ func (c *conn) writeLoop() {
 }
 
 // collect returns what to write next from the frames taken: as many as fit in a batch,
-// gathered in buf, or a large first frame as it is. A close ends the batch; its code is
-// returned. n is how many frames it used; events and own are their bytes (hub.Size).
+// gathered in buf (which it resets; nil when only one frame is taken), or a lone or large
+// first frame as it is. A close ends the batch; its code is returned. n is how many frames
+// it used; events and own are their bytes (hub.Size).
 func collect(buf *bytes.Buffer, taken []*hub.Frame) (data []byte, n, events, own, code int) {
+	if f := taken[0]; len(taken) == 1 || f.Close != 0 || len(f.Data) >= largeFrame {
+		events, own = hub.Size(f)
+		if f.Close != 0 {
+			return nil, 1, events, own, f.Close
+		}
+		return f.Data, 1, events, own, 0
+	}
+	buf.Reset()
 	for n < len(taken) && buf.Len() < batchBytes {
 		f := taken[n]
 		n++
@@ -84,8 +96,10 @@ func collect(buf *bytes.Buffer, taken []*hub.Frame) (data []byte, n, events, own
 		if f.Close != 0 {
 			return buf.Bytes(), n, events, own, f.Close
 		}
-		if buf.Len() == 0 && len(f.Data) >= largeFrame {
-			return f.Data, n, events, own, 0
+		if len(f.Data) >= largeFrame { // written next, as it is
+			n--
+			events, own = events-e, own-o
+			break
 		}
 		if buf.Len() > 0 {
 			buf.WriteByte('\n')
