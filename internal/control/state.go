@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,8 +20,8 @@ import (
 type State struct {
 	mu       sync.Mutex // guards the maps; no I/O under it
 	sessions map[string]*sessionRecord
-	members  map[string]map[string]int // room → user → sessions
-	users    map[string]int            // user → sessions
+	members  map[string]map[string][]string // room → user → sessions counted there
+	users    map[string]int                 // user → sessions
 	rooms    map[string]*roomRecord
 	revs     map[string]uint64 // key → revision applied; older news of a key is ignored
 }
@@ -29,7 +30,7 @@ func newState() *State {
 	return &State{
 		revs:     make(map[string]uint64),
 		sessions: make(map[string]*sessionRecord),
-		members:  make(map[string]map[string]int),
+		members:  make(map[string]map[string][]string),
 		users:    make(map[string]int),
 		rooms:    make(map[string]*roomRecord),
 	}
@@ -114,8 +115,8 @@ func (s *State) applyPresence(key string, val []byte) {
 		s.sessions[key] = &rec
 	case "member":
 		room, user, _ := strings.Cut(rest, ".")
-		n := count(val)
-		if n == 0 {
+		sessions := sessionsOf(val)
+		if len(sessions) == 0 {
 			if m := s.members[room]; m != nil {
 				delete(m, user)
 				if len(m) == 0 {
@@ -125,9 +126,9 @@ func (s *State) applyPresence(key string, val []byte) {
 			return
 		}
 		if s.members[room] == nil {
-			s.members[room] = make(map[string]int)
+			s.members[room] = make(map[string][]string)
 		}
-		s.members[room][user] = n
+		s.members[room][user] = sessions
 	case "user":
 		if n := count(val); n > 0 {
 			s.users[rest] = n
@@ -137,12 +138,38 @@ func (s *State) applyPresence(key string, val []byte) {
 	}
 }
 
-func count(val []byte) int {
+func count(val []byte) int { return len(sessionsOf(val)) }
+
+func sessionsOf(val []byte) []string {
 	var set setRecord
 	if val == nil || json.Unmarshal(val, &set) != nil {
-		return 0
+		return nil
 	}
-	return len(set.Sessions)
+	return set.Sessions
+}
+
+// memberEntry is one session counted in one room.
+type memberEntry struct{ room, user, session string }
+
+// unbacked lists the sessions counted in a room whose session record does not say they are
+// in it: a gateway that died between ending a session's record and taking it out of its
+// rooms leaves them so, and nobody else would ever take them out. A leave in progress looks
+// the same for a moment; the sweeper acts only on what stays so.
+func (s *State) unbacked() []memberEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []memberEntry
+	for room, users := range s.members {
+		for user, sessions := range users {
+			for _, id := range sessions {
+				rec := s.sessions[sessionKey(user, id)]
+				if rec == nil || !slices.Contains(rec.Rooms, room) {
+					out = append(out, memberEntry{room, user, id})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // applyRoom updates the copy from one rooms key.

@@ -16,6 +16,9 @@ import (
 type sweeper struct {
 	p       *Plane
 	missing map[string]time.Time // gateway run → when this sweeper first missed its heartbeat
+	// unbacked are room members without a session record that says so, and when this
+	// sweeper first saw each (State.unbacked).
+	unbacked map[memberEntry]time.Time
 	// blindUntil is three heartbeats after this sweeper last failed to list the gateways, or
 	// its gateway failed to beat.
 	// After an outage (NATS down longer than a heartbeat's life, every heartbeat expired at
@@ -24,7 +27,13 @@ type sweeper struct {
 	blindUntil time.Time
 }
 
-func newSweeper(p *Plane) *sweeper { return &sweeper{p: p, missing: make(map[string]time.Time)} }
+func newSweeper(p *Plane) *sweeper {
+	return &sweeper{p: p, missing: make(map[string]time.Time), unbacked: make(map[memberEntry]time.Time)}
+}
+
+// unbackedFor is how long a member must stay without a session record that says so before
+// the sweeper takes it out: far longer than a leave takes between its two writes.
+const unbackedFor = 10 * time.Second
 
 // sweep looks at every session once.
 func (sw *sweeper) sweep(ctx context.Context) {
@@ -36,6 +45,41 @@ func (sw *sweeper) sweep(ctx context.Context) {
 		return
 	}
 	sw.pass(ctx, now, live, sw.p.state.sessionList())
+	sw.dropUnbacked(ctx, now)
+}
+
+// dropUnbacked takes out of their rooms the members that stayed without a session record
+// saying so for unbackedFor, storing their remove or leave (once: the member key's
+// compare-and-set decides).
+func (sw *sweeper) dropUnbacked(ctx context.Context, now time.Time) {
+	seen := make(map[memberEntry]bool)
+	for _, m := range sw.p.state.unbacked() {
+		seen[m] = true
+		first, ok := sw.unbacked[m]
+		if !ok {
+			sw.unbacked[m] = now
+			continue
+		}
+		if now.Sub(first) < unbackedFor {
+			continue
+		}
+		delete(sw.unbacked, m)
+		// The copy may be behind: the session's record, read from the bucket, decides.
+		rec, _, err := get[sessionRecord](ctx, sw.p.presence.bucket.kv, sessionKey(m.user, m.session))
+		if err != nil || rec != nil && slices.Contains(rec.Rooms, m.room) {
+			continue
+		}
+		if err := sw.p.removeFromRoom(ctx, m.room, m.user, m.session); err != nil {
+			sw.p.log.Warn("sweep: taking an unbacked member out failed", "room", m.room, "user", m.user, "session", m.session, "err", err)
+			continue
+		}
+		sw.p.log.Info("sweep: took out a member its session no longer counted", "room", m.room, "user", m.user, "session", m.session)
+	}
+	for m := range sw.unbacked {
+		if !seen[m] {
+			delete(sw.unbacked, m)
+		}
+	}
 }
 
 // pass looks at sessions recs, seen after the live runs were listed at now. Both may be

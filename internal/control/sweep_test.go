@@ -168,3 +168,43 @@ func TestReconnectLeavesRoomsNotRejoinedAfterStalePeriod(t *testing.T) {
 		}
 	}
 }
+
+// A gateway that died between ending a session's record and taking the session out of its
+// rooms (Disconnect's two steps) left it counted there, with nobody to end it: the sweepers
+// take such a member out, storing its leave once, but only once it has stayed so for
+// unbackedFor (a leave in progress looks the same for a moment).
+func TestMembersWithoutTheirSessionRecordAreTakenOut(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a, b := w.start("gw-a"), w.start("gw-b")
+	a.connect("alice", "s1", "c1")
+	a.join("alice", "s1", "c1", "lobby")
+	a.connect("bob", "s1", "c2")
+	a.join("bob", "s1", "c2", "lobby")
+	// Alice's Disconnect ended her record, then her gateway died.
+	if err := a.bucket.kv.Delete(w.ctx, sessionKey("alice", "s1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*gateway{a, b} {
+		waitFor(t, w.ctx, g.cfg.GatewayID+" to see the record gone", func() bool {
+			return len(g.State().unbacked()) == 1
+		})
+	}
+	swA, swB := newSweeper(a.Plane), newSweeper(b.Plane)
+	swA.sweep(w.ctx)
+	swB.sweep(w.ctx)
+	w.clock.Add(unbackedFor - time.Second)
+	swA.sweep(w.ctx)
+	swB.sweep(w.ctx)
+	w.wantEvents("lobby", "join alice s1", "join bob s1") // not yet: it may be a leave in progress
+
+	w.clock.Add(2 * time.Second)
+	swA.sweep(w.ctx)
+	swB.sweep(w.ctx)
+	w.wantEvents("lobby", "join alice s1", "join bob s1", "leave alice s1")
+	if got := a.members("lobby", "alice"); len(got) != 0 {
+		t.Fatalf("alice still counted in lobby: %v", got)
+	}
+	if got := a.members("lobby", "bob"); !slices.Equal(got, []string{"s1"}) {
+		t.Fatalf("bob's sessions in lobby: %v", got)
+	}
+}
