@@ -85,16 +85,25 @@ const pendingFor = 5 * time.Second
 // Without it a racing add could be stored before the join it follows.
 func (p *presence) changeMembers(ctx context.Context, room, user, session string, decide func(cur *setRecord) ([]string, string)) (uint64, error) {
 	key, mark, typ := memberKey(room, user), p.now().UnixNano(), ""
+	owed := &owedEvent{Session: session, Decision: uuid.NewString(), UnixTime: p.now().Unix()}
 	for {
+		var stale *setRecord
 		_, err := update(ctx, p.bucket, key, func(cur *setRecord) (*setRecord, error) {
-			if cur != nil && cur.Pending != 0 && p.now().Sub(time.Unix(0, cur.Pending)) < pendingFor {
-				return nil, errBusy
+			if cur != nil && cur.Pending != 0 {
+				if p.now().Sub(time.Unix(0, cur.Pending)) < pendingFor {
+					return nil, errBusy
+				}
+				if cur.Owed != nil {
+					stale = cur
+					return nil, errBusy // its owner died: store its event first
+				}
 			}
 			var sessions []string
 			if sessions, typ = decide(cur); typ == "" {
 				return nil, errSkip
 			}
-			return &setRecord{Sessions: sessions, Pending: mark}, nil
+			owed.Type = typ
+			return &setRecord{Sessions: sessions, Pending: mark, Owed: owed}, nil
 		})
 		if errors.Is(err, errSkip) {
 			return 0, nil
@@ -105,15 +114,34 @@ func (p *presence) changeMembers(ctx context.Context, room, user, session string
 			}
 			break
 		}
+		if stale != nil {
+			if err := p.settle(ctx, room, user, stale); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	id, err := p.emit(ctx, room, typ, user, session, uuid.NewString())
+	id, err := p.emit(ctx, room, user, owed)
 	p.release(ctx, key, mark)
 	return id, err
+}
+
+// settle stores the event a member key owes (its change's gateway died before it was known
+// to be stored) and clears the key's mark. The event's message id names its decision, so it
+// is stored once even if it was stored before.
+func (p *presence) settle(ctx context.Context, room, user string, cur *setRecord) error {
+	if _, err := p.emit(ctx, room, user, cur.Owed); err != nil {
+		return err
+	}
+	p.release(ctx, memberKey(room, user), cur.Pending)
+	p.log.Info("presence: stored the event of a change whose gateway died", "room", room, "user", user,
+		"type", cur.Owed.Type, "session", cur.Owed.Session)
+	return nil
 }
 
 // release clears the pending mark of a member key, deleting the key if no session is left.
@@ -133,12 +161,13 @@ func (p *presence) release(ctx context.Context, key string, mark int64) {
 }
 
 // emit stores a presence event of a room.
-func (p *presence) emit(ctx context.Context, room, typ, user, session, decision string) (uint64, error) {
-	ev := protocol.Event{ChatroomID: room, Type: typ, UserID: user, SessionID: session, UnixTime: p.now().Unix()}
+func (p *presence) emit(ctx context.Context, room, user string, o *owedEvent) (uint64, error) {
+	typ, session := o.Type, o.Session
+	ev := protocol.Event{ChatroomID: room, Type: typ, UserID: user, SessionID: session, UnixTime: o.UnixTime}
 	// The change is decided: its event must be stored, once. Its message id names the
 	// decision, so an append that timed out (and may have been stored) is tried again until
 	// the stream answers or ctx ends, and stored at most once.
-	msgID := "p:" + typ + ":" + room + ":" + user + ":" + session + ":" + decision
+	msgID := "p:" + typ + ":" + room + ":" + user + ":" + session + ":" + o.Decision
 	backoff := 100 * time.Millisecond
 	for {
 		id, _, err := p.store.Append(ctx, room, ev.Marshal(), msgID, history.Headers(typ, user, session))

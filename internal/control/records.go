@@ -25,8 +25,19 @@ type sessionRecord struct {
 // "user.<user>" (the user's connected sessions) of the presence bucket.
 type setRecord struct {
 	Sessions []string `json:"sessions"`
-	// Pending (unix nanos) marks a member key whose change's event is being stored.
-	Pending int64 `json:"pending,omitempty"`
+	// Pending (unix nanos) marks a member key whose change's event is being stored; Owed is
+	// that event, so that if the gateway storing it dies, whoever finds the mark expired
+	// stores it (under the same message id: once) before anything else happens to the key.
+	Pending int64      `json:"pending,omitempty"`
+	Owed    *owedEvent `json:"owed,omitempty"`
+}
+
+// owedEvent is a decided presence event not yet known to be stored.
+type owedEvent struct {
+	Type     string `json:"type"`
+	Session  string `json:"sessionId"`
+	Decision string `json:"decision"` // names it in its message id
+	UnixTime int64  `json:"unixTime"`
 }
 
 func (s *setRecord) has(id string) bool { return s != nil && slices.Contains(s.Sessions, id) }

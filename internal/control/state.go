@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,6 +22,7 @@ type State struct {
 	mu       sync.Mutex // guards the maps; no I/O under it
 	sessions map[string]*sessionRecord
 	members  map[string]map[string][]string // room → user → sessions counted there
+	owing    map[memberEntry]int64          // member keys (room, user) owing an event → their mark
 	users    map[string]int                 // user → sessions
 	rooms    map[string]*roomRecord
 	revs     map[string]uint64 // key → revision applied; older news of a key is ignored
@@ -31,6 +33,7 @@ func newState() *State {
 		revs:     make(map[string]uint64),
 		sessions: make(map[string]*sessionRecord),
 		members:  make(map[string]map[string][]string),
+		owing:    make(map[memberEntry]int64),
 		users:    make(map[string]int),
 		rooms:    make(map[string]*roomRecord),
 	}
@@ -115,7 +118,13 @@ func (s *State) applyPresence(key string, val []byte) {
 		s.sessions[key] = &rec
 	case "member":
 		room, user, _ := strings.Cut(rest, ".")
-		sessions := sessionsOf(val)
+		var set setRecord
+		if val != nil && json.Unmarshal(val, &set) == nil && set.Owed != nil {
+			s.owing[memberEntry{room: room, user: user}] = set.Pending
+		} else {
+			delete(s.owing, memberEntry{room: room, user: user})
+		}
+		sessions := set.Sessions
 		if len(sessions) == 0 {
 			if m := s.members[room]; m != nil {
 				delete(m, user)
@@ -138,14 +147,26 @@ func (s *State) applyPresence(key string, val []byte) {
 	}
 }
 
-func count(val []byte) int { return len(sessionsOf(val)) }
-
-func sessionsOf(val []byte) []string {
+func count(val []byte) int {
 	var set setRecord
 	if val == nil || json.Unmarshal(val, &set) != nil {
-		return nil
+		return 0
 	}
-	return set.Sessions
+	return len(set.Sessions)
+}
+
+// owingSince lists the member keys (room and user) that owe an event and were marked
+// before t.
+func (s *State) owingSince(t time.Time) []memberEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []memberEntry
+	for m, mark := range s.owing {
+		if time.Unix(0, mark).Before(t) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // memberEntry is one session counted in one room.

@@ -46,6 +46,21 @@ func (sw *sweeper) sweep(ctx context.Context) {
 	}
 	sw.pass(ctx, now, live, sw.p.state.sessionList())
 	sw.dropUnbacked(ctx, now)
+	sw.settleOwed(ctx, now)
+}
+
+// settleOwed stores the events that member keys owe when the gateway that decided them
+// seems dead (its mark is twice pendingFor old) and no later change came to store them.
+func (sw *sweeper) settleOwed(ctx context.Context, now time.Time) {
+	for _, m := range sw.p.state.owingSince(now.Add(-2 * pendingFor)) {
+		rec, _, err := get[setRecord](ctx, sw.p.presence.bucket.kv, memberKey(m.room, m.user))
+		if err != nil || rec == nil || rec.Owed == nil || now.Sub(time.Unix(0, rec.Pending)) < pendingFor {
+			continue
+		}
+		if err := sw.p.settle(ctx, m.room, m.user, rec); err != nil {
+			sw.p.log.Warn("sweep: storing an owed presence event failed", "room", m.room, "user", m.user, "err", err)
+		}
+	}
 }
 
 // dropUnbacked takes out of their rooms the members that stayed without a session record

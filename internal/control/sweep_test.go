@@ -1,6 +1,7 @@
 package control
 
 import (
+	"encoding/json"
 	"slices"
 	"sync"
 	"testing"
@@ -206,5 +207,51 @@ func TestMembersWithoutTheirSessionRecordAreTakenOut(t *testing.T) {
 	}
 	if got := a.members("lobby", "bob"); !slices.Equal(got, []string{"s1"}) {
 		t.Fatalf("bob's sessions in lobby: %v", got)
+	}
+}
+
+// A gateway that decided a presence change (the member key says so, with a pending mark)
+// and died before its event was known to be stored: the event is stored once, before any
+// later change of the key, by that change or, if none comes, by the sweepers.
+func TestOwedPresenceEventIsStoredOnce(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a, b := w.start("gw-a"), w.start("gw-b")
+	a.connect("alice", "s1", "c1")
+	a.join("alice", "s1", "c1", "lobby")
+	a.connect("bob", "s1", "c2")
+	a.join("bob", "s1", "c2", "games")
+
+	// Alice's leave of lobby and bob's of games were decided, then their gateway died.
+	owe := func(room, user string) {
+		t.Helper()
+		mark := w.clock.Now().UnixNano()
+		rec := &setRecord{Pending: mark, Owed: &owedEvent{Type: "leave", Session: "s1", Decision: "d-" + user, UnixTime: w.clock.Now().Unix()}}
+		data, _ := json.Marshal(rec)
+		if _, err := a.bucket.kv.Put(w.ctx, memberKey(room, user), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owe("lobby", "alice")
+	owe("games", "bob")
+
+	// Too soon: the deciding gateway may only be slow.
+	w.clock.Add(pendingFor / 2)
+	b.sweep()
+	w.wantEvents("lobby", "join alice s1")
+
+	// A later change of lobby stores the owed leave first, then its own join.
+	w.clock.Add(pendingFor)
+	b.connect("alice", "s2", "c3")
+	b.join("alice", "s2", "c3", "lobby")
+	w.wantEvents("lobby", "join alice s1", "leave alice s1", "join alice s2")
+
+	// Nobody changes games: the sweepers store its owed leave, once.
+	waitFor(t, w.ctx, "gw-b to see the owing key", func() bool { return len(b.State().owingSince(w.clock.Now())) > 0 })
+	w.clock.Add(2 * pendingFor)
+	a.sweep()
+	b.sweep()
+	w.wantEvents("games", "join bob s1", "leave bob s1")
+	if rec, _, err := get[setRecord](w.ctx, a.bucket.kv, memberKey("games", "bob")); err != nil || rec != nil {
+		t.Fatalf("games' member key after the owed leave: %+v, %v; want it gone", rec, err)
 	}
 }
