@@ -15,7 +15,7 @@ import (
 // Error codes of the API besides protocol's.
 const (
 	// CodeNotFound: the room, method or token secret named does not exist (protocol 1.1).
-	CodeNotFound = "not_found"
+	CodeNotFound = protocol.CodeNotFound
 	// CodeNotImplemented: a reserved method.
 	CodeNotImplemented = "not_implemented"
 )
@@ -29,7 +29,8 @@ var (
 	errNotConfigured = protocol.Errorf(CodeNotFound, "the server API is not enabled on this gateway (--api-key-file)")
 )
 
-// Status is the HTTP status of an error code; the NATS service sends it as its error code.
+// Status is the HTTP status of an error code, for the API and the gateway's other
+// endpoints alike; the NATS service sends it as its error code.
 func Status(code string) int {
 	switch code {
 	case protocol.CodeBadRequest, protocol.CodeInvalidRoom, protocol.CodeInvalidUser, protocol.CodeTooLarge:

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chathub/chathub/internal/api"
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/protocol"
 )
@@ -278,21 +279,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError answers an HTTP error as {"error":{"code","message"}} with a fitting status.
 func writeError(w http.ResponseWriter, e *protocol.Error) {
-	writeJSON(w, httpStatus(e.Code), map[string]*protocol.Error{"error": e})
-}
-
-func httpStatus(code string) int {
-	switch code {
-	case protocol.CodeBadRequest, protocol.CodeInvalidRoom, protocol.CodeInvalidUser, protocol.CodeTooLarge:
-		return http.StatusBadRequest
-	case protocol.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case protocol.CodeForbidden:
-		return http.StatusForbidden
-	case protocol.CodeRateLimited:
-		return http.StatusTooManyRequests
-	case protocol.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+	writeJSON(w, api.Status(e.Code), map[string]*protocol.Error{"error": e})
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/chathub/chathub/internal/api"
 	"github.com/chathub/chathub/internal/protocol"
 )
 
@@ -96,7 +97,7 @@ func FuzzHistoryQuery(f *testing.F) {
 		}
 		hq, e := parseHistoryQuery(q)
 		if e != nil {
-			if httpStatus(e.Code) != 400 {
+			if api.Status(e.Code) != 400 {
 				t.Fatalf("%q: error %v is not a 400", raw, e)
 			}
 			return
@@ -119,7 +120,7 @@ func FuzzRoomsQuery(f *testing.F) {
 		}
 		after, limit, e := parseRoomsQuery(q)
 		if e != nil {
-			if httpStatus(e.Code) != 400 {
+			if api.Status(e.Code) != 400 {
 				t.Fatalf("%q: error %v is not a 400", raw, e)
 			}
 			return
