@@ -121,11 +121,13 @@ func (k *Checker) joined(m Msg) {
 	}
 }
 
-// answered takes the join of room that ref answers (the oldest one when ref is empty).
+// answered takes the join of room that ref answers. A reply without a ref answers only a
+// join sent without one (the oldest): the gateway's own joins (a private room opened by
+// someone else) come without a ref and answer none of the session's.
 func (k *Checker) answered(room, ref string) (Ask, bool) {
 	asks := k.asks[room]
 	for i, a := range asks {
-		if a.Ref == ref || ref == "" {
+		if a.Ref == ref {
 			k.asks[room] = slices.Delete(asks, i, i+1)
 			return a, true
 		}

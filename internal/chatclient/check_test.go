@@ -9,7 +9,8 @@ import (
 )
 
 // feed gives the checker what a gateway would send, written short: "welcome", "joined
-// lobby j1 recovered 3:message 4:join:alice:s1", "5:message lobby", "left lobby l1".
+// lobby j1 recovered 3:message 4:join:alice:s1" ("-" for no ref), "5:message lobby",
+// "left lobby l1".
 func feed(k *Checker, lines ...string) {
 	for _, l := range lines {
 		f := strings.Fields(l)
@@ -18,7 +19,7 @@ func feed(k *Checker, lines ...string) {
 		case "welcome":
 			m = Msg{Type: "welcome", UserID: "alice", SessionID: "s1"}
 		case "joined":
-			m = Msg{Type: "joined", ChatroomID: f[1], Ref: f[2], Recovered: f[3] == "recovered"}
+			m = Msg{Type: "joined", ChatroomID: f[1], Ref: strings.Trim(f[2], "-"), Recovered: f[3] == "recovered"}
 			for _, e := range f[4:] {
 				m.Events = append(m.Events, event(e, f[1]))
 			}
@@ -185,4 +186,20 @@ func TestLines(t *testing.T) {
 	if !slices.Equal(got, []string{`{"a":1}`, `{"b":2}`}) {
 		t.Fatalf("%q", got)
 	}
+}
+
+// A joined reply without a ref (the gateway joined the session to a private room someone
+// opened with its user) answers none of the session's joins: a join with since that waits
+// for its reply meanwhile is not checked against it (the randomized checker once reported
+// such a reply as one to since 6632 holding the room's old events).
+func TestCheckerUnsolicitedJoinedAnswersNoJoin(t *testing.T) {
+	k := newTestChecker()
+	sent(k, "dm", "j1", 5)
+	feed(k, "welcome", "joined dm - recovered 3:message 6:add:alice:s1", "joined dm j1 recovered 7:message")
+	wantProblems(t, k)
+
+	k = newTestChecker()
+	sent(k, "dm", "j1", 5)
+	feed(k, "welcome", "joined dm - recovered 3:message 6:add:alice:s1", "joined dm j1 recovered 5:message")
+	wantProblems(t, k, "joined reply to since 5 holds message 5")
 }

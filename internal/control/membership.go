@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/chathub/chathub/internal/history"
@@ -58,6 +59,30 @@ func (p *presence) LeaveRoom(ctx context.Context, user, session, conn, room stri
 		return err
 	}
 	return p.removeFromRoom(ctx, room, user, session)
+}
+
+// UndoJoin takes back a join that failed after JoinRoom returned own. A join that counted
+// the session (own, its event, is not 0) is undone by leaving the room. A join that found
+// the session counted already, from an earlier connection within its grace period, leaves
+// it as it was: the room goes back among the stale ones, which the sweeper takes it out of
+// if no join of it succeeds in time. (A resume that failed on a stream outage used to store
+// a remove, and its retry an add: an exit and an entry of a session that never left.)
+func (p *presence) UndoJoin(ctx context.Context, user, session, conn, room string, own uint64) error {
+	if own != 0 {
+		return p.LeaveRoom(ctx, user, session, conn, room)
+	}
+	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+		if cur == nil || cur.Conn != conn || !slices.Contains(cur.Rooms, room) || slices.Contains(cur.Stale, room) {
+			return nil, errSkip
+		}
+		next := *cur
+		next.Stale = with(cur.Stale, room)
+		if next.StaleUntil == 0 {
+			next.StaleUntil = p.now().Add(p.grace).UnixMilli()
+		}
+		return &next, nil
+	})
+	return ignoreSkip(err)
 }
 
 // removeFromRoom takes a session out of a room's member set and emits remove or leave.

@@ -255,3 +255,55 @@ func TestOwedPresenceEventIsStoredOnce(t *testing.T) {
 		t.Fatalf("games' member key after the owed leave: %+v, %v; want it gone", rec, err)
 	}
 }
+
+// A join that failed after JoinRoom is undone without an exit for a session that counted in
+// the room from an earlier connection (a reconnect whose rejoin hit a stream outage): the
+// room is stale again, and the session leaves it only if no join succeeds in its stale
+// period. A join that stored the session's event is undone by storing its exit.
+func TestUndoJoinKeepsAResumedSessionCounted(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a := w.start("gw-a")
+	a.connect("alice", "s1", "c1")
+	a.join("alice", "s1", "c1", "lobby")
+	a.disconnect("alice", "s1", "c1", false)
+	a.connect("alice", "s1", "c2")
+
+	own := a.join("alice", "s1", "c2", "lobby")
+	if err := a.UndoJoin(w.ctx, "alice", "s1", "c2", "lobby", own); err != nil {
+		t.Fatal(err)
+	}
+	w.wantEvents("lobby", "join alice s1")
+	if rec := a.record("alice", "s1"); rec == nil || !slices.Equal(rec.Stale, []string{"lobby"}) {
+		t.Fatalf("after the undone resume, the session record is %+v; want lobby stale again", rec)
+	}
+
+	// The retry succeeds: still nothing stored, and the sweep after the stale period leaves
+	// it in the room.
+	if id := a.join("alice", "s1", "c2", "lobby"); id != 0 {
+		t.Errorf("the retried resume stored event %d", id)
+	}
+	w.clock.Add(testGrace)
+	a.sweep()
+	w.wantEvents("lobby", "join alice s1")
+
+	// A first join undone: its exit is stored.
+	own = a.join("alice", "s1", "c2", "games")
+	if err := a.UndoJoin(w.ctx, "alice", "s1", "c2", "games", own); err != nil {
+		t.Fatal(err)
+	}
+	w.wantEvents("games", "join alice s1", "leave alice s1")
+
+	// A resume undone and never retried: out when its stale period ends.
+	a.disconnect("alice", "s1", "c2", false)
+	a.connect("alice", "s1", "c3")
+	own = a.join("alice", "s1", "c3", "lobby")
+	if err := a.UndoJoin(w.ctx, "alice", "s1", "c3", "lobby", own); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Add(testGrace - time.Millisecond)
+	a.sweep()
+	w.wantEvents("lobby", "join alice s1")
+	w.clock.Add(time.Millisecond)
+	a.sweep()
+	w.wantEvents("lobby", "join alice s1", "leave alice s1")
+}

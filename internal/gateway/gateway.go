@@ -138,6 +138,7 @@ type controlPlane interface {
 	Kick(ctx context.Context, user, session string, t *control.Takeover)
 	JoinRoom(ctx context.Context, user, session, conn, room string) (uint64, error)
 	LeaveRoom(ctx context.Context, user, session, conn, room string) error
+	UndoJoin(ctx context.Context, user, session, conn, room string, own uint64) error
 	Access(ctx context.Context, user, room string, create bool) error
 	Private(ctx context.Context, user, peer string) (string, error)
 	State() *control.State

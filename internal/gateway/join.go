@@ -53,19 +53,19 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	}
 	upto, err := g.joinPoint(ctx, room, own, a.since)
 	if err != nil {
-		c.undoJoin(room, was)
+		c.undoJoin(room, was, own)
 		return c.failure("join", err)
 	}
 	t, err := g.hub.Join(ctx, c.sess, room, upto)
 	if err != nil {
-		c.undoJoin(room, was)
+		c.undoJoin(room, was, own)
 		return c.failure("join", err)
 	}
 	start := time.Now()
 	r, err := g.assemble(ctx, room, t, own, a)
 	since(g.metrics.historyLat, start)
 	if err != nil {
-		c.undoJoin(room, was)
+		c.undoJoin(room, was, own)
 		return c.failure("join", err)
 	}
 	c.rooms[room] = true
@@ -99,15 +99,16 @@ func (c *conn) mayCreate(room string) bool {
 	return c.g.control.State().HasRoom(room) || c.g.limits.roomCreates.allow(c.sess.User)
 }
 
-// undoJoin takes back a first join that failed half way.
-func (c *conn) undoJoin(room string, was bool) {
+// undoJoin takes back a first join of this connection that failed half way (JoinRoom
+// returned own): a session that counted in the room before this connection stays counted.
+func (c *conn) undoJoin(room string, was bool, own uint64) {
 	if was {
 		return
 	}
 	c.g.hub.Leave(c.sess, room, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.g.control.LeaveRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room); err != nil {
+	if err := c.g.control.UndoJoin(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room, own); err != nil {
 		c.log.Warn("presence not undone after a failed join", "room", room, "err", err)
 	}
 }
