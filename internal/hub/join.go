@@ -121,14 +121,22 @@ func (j joinedReq) apply(h *Hub) {
 
 // Leave takes s out of room and then queues reply (which may be nil): after it, the
 // session receives no event of the room.
+//
+// It returns once the hub has applied it, like Unregister: a session leaving a room stores
+// its remove or leave right after, and must not receive it. (Sent and not waited for, a
+// leave could be applied after the hub fanned out an event stored later, since the hub
+// takes requests and feed deliveries as they come.)
 func (h *Hub) Leave(s *Session, room string, reply *Frame) error {
-	return h.send(h.reqc, leaveReq{s, room, reply})
+	done := make(chan struct{}, 1)
+	_, err := ask(context.Background(), h, leaveReq{s, room, reply, done}, done)
+	return err
 }
 
 type leaveReq struct {
 	s     *Session
 	room  string
 	reply *Frame
+	done  chan struct{}
 }
 
 func (l leaveReq) apply(h *Hub) {
@@ -136,4 +144,5 @@ func (l leaveReq) apply(h *Hub) {
 	if l.reply != nil {
 		l.s.Reply(l.reply)
 	}
+	l.done <- struct{}{}
 }

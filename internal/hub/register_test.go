@@ -177,3 +177,36 @@ func TestNothingReachesASessionAfterUnregisterReturns(t *testing.T) {
 		}
 	})
 }
+
+// The same for Leave: once it returns, no event of the room reaches the session, even when
+// the hub had requests queued before it and the next event is delivered at once (the
+// gateway stores the session's own remove/leave right after Leave returns).
+func TestNothingOfARoomReachesASessionAfterLeaveReturns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, Config{})
+		b := fx.conn("bob", "s1", 1024)
+		fx.open(b, "lobby", 0)
+		b.drain()
+		a := fx.conn("alice", "s1", 1024)
+		for i := range 50 {
+			fx.live(a, "lobby")
+			a.drain()
+			for j := range 20 {
+				if err := fx.h.Register(newConn("carol", fmt.Sprint(i, j), 8).Session); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := fx.h.Leave(a.Session, "lobby", nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := fx.h.Deliver("lobby", fx.feed.epoch("lobby"), evs("lobby", uint64(i+1))); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+			expect(t, "alice after leave", a.drain(), nil)
+		}
+		if got := len(b.drain()); got != 50 {
+			t.Fatalf("bob got %d events, want 50", got)
+		}
+	})
+}
