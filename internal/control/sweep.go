@@ -53,7 +53,7 @@ func (sw *sweeper) sweep(ctx context.Context) {
 // seems dead (its mark is twice pendingFor old) and no later change came to store them.
 func (sw *sweeper) settleOwed(ctx context.Context, now time.Time) {
 	for _, m := range sw.p.state.owingSince(now.Add(-2 * pendingFor)) {
-		rec, _, err := get[setRecord](ctx, sw.p.presence.bucket.kv, memberKey(m.room, m.user))
+		rec, _, err := getLeader[setRecord](ctx, sw.p.presence.bucket, memberKey(m.room, m.user))
 		if err != nil || rec == nil || rec.Owed == nil || now.Sub(time.Unix(0, rec.Pending)) < pendingFor {
 			continue
 		}
@@ -79,8 +79,10 @@ func (sw *sweeper) dropUnbacked(ctx context.Context, now time.Time) {
 			continue
 		}
 		delete(sw.unbacked, m)
-		// The copy may be behind: the session's record, read from the bucket, decides.
-		rec, _, err := get[sessionRecord](ctx, sw.p.presence.bucket.kv, sessionKey(m.user, m.session))
+		// The copy may be behind: the session's record decides, read from the bucket's leader
+		// (a direct get may be answered by a replica that lags, and an old record without
+		// the room would take a member out that its session counts).
+		rec, _, err := getLeader[sessionRecord](ctx, sw.p.presence.bucket, sessionKey(m.user, m.session))
 		if err != nil || rec != nil && slices.Contains(rec.Rooms, m.room) {
 			continue
 		}
