@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/chathub/chathub/internal/history"
@@ -28,8 +29,9 @@ type Local interface {
 	// Notice passes online/offline notices (one or more JSON objects, newline-separated)
 	// to every local session.
 	Notice(data []byte)
-	// Kick closes, with 4001, the local connection conn of a session, if it is still here.
-	Kick(user, session, conn string)
+	// Kick closes, with code and reason, the local connection conn of a session, if it is
+	// still here: 4001 for a take-over, 1001 for a session the cluster took for gone.
+	Kick(user, session, conn string, code int, reason string)
 	// PrivateOpened says user opened the private room with peer: the local sessions of
 	// peer should join it.
 	PrivateOpened(room, user, peer string)
@@ -70,6 +72,8 @@ type Plane struct {
 	notices  coalescer // online/offline notices on their way to every session
 	// sweepEvery is how often Run sweeps (a second); tests stretch it and sweep by hand.
 	sweepEvery time.Duration
+	// beatFailed is when this gateway last failed to beat (unix nanos; 0: never).
+	beatFailed atomic.Int64
 }
 
 // Open creates or updates the buckets and says this run of the gateway lives. Nothing is
@@ -153,6 +157,7 @@ func (p *Plane) Run(ctx context.Context, ready chan<- struct{}) error {
 	p.orphans(ctx)
 	close(ready)
 	g.Go(func() error { p.notices.run(ctx, noticeEvery, p.local.Notice); return nil })
+	g.Go(func() error { p.beating(ctx); return nil })
 	g.Go(func() error { p.loop(ctx); return nil })
 	return g.Wait()
 }
@@ -213,10 +218,34 @@ func (p *Plane) keepWatching(ctx context.Context, w jetstream.KeyWatcher, kv jet
 	}
 }
 
-// loop beats and sweeps.
+// beating says, every Heartbeat, that this run of the gateway lives. It has a goroutine of
+// its own, and each beat a deadline of one interval: a sweep held up by a NATS outage (its
+// requests waiting out their timeouts) must not delay it, or the other gateways take this
+// one for dead and expire its sessions while their connections are open. (The cluster
+// tests saw clients receive their own leave after the stream's leader was killed.)
+func (p *Plane) beating(ctx context.Context) {
+	t := time.NewTicker(p.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		bctx, cancel := context.WithTimeout(ctx, p.cfg.Heartbeat)
+		err := p.beat(bctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			// If this gateway cannot beat, the others likely cannot either (NATS is in
+			// trouble, not the gateways): a missing heartbeat means nothing for a while.
+			p.log.Warn("heartbeat failed", "err", err)
+			p.beatFailed.Store(p.cfg.Now().UnixNano())
+		}
+	}
+}
+
+// loop sweeps, and expires rooms.
 func (p *Plane) loop(ctx context.Context) {
-	beat := time.NewTicker(p.cfg.Heartbeat)
-	defer beat.Stop()
 	sweep := time.NewTicker(p.sweepEvery)
 	defer sweep.Stop()
 	sw := newSweeper(p)
@@ -232,13 +261,6 @@ func (p *Plane) loop(ctx context.Context) {
 			return
 		case <-expire:
 			p.expireRooms(ctx)
-		case <-beat.C:
-			if err := p.beat(ctx); err != nil {
-				// If this gateway cannot beat, the others likely cannot either (NATS is in
-				// trouble, not the gateways): a missing heartbeat means nothing for a while.
-				p.log.Warn("heartbeat failed", "err", err)
-				sw.blind(p.cfg.Now())
-			}
 		case <-sweep.C:
 			sw.sweep(ctx)
 		}

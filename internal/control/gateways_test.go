@@ -184,3 +184,31 @@ func TestDeadGatewaySessionsExpireOnceUnlessReconnected(t *testing.T) {
 		})
 	}
 }
+
+// A gateway that lives but was out of reach for longer than its heartbeat lasts is taken
+// for dead, and its sessions expire (leave stored) while their connections are still open
+// on it. Those connections must not go on outside the rooms the cluster counts them in:
+// the sweeper that expires a session asks its gateway to close the connection with 1001,
+// so the client reconnects and joins again with since.
+func TestExpiredSessionOfALiveGatewayIsClosed(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a, b := w.start("gw-a"), w.start("gw-b")
+	a.connect("alice", "s1", "a-alice")
+	a.join("alice", "s1", "a-alice", "lobby")
+	b.sees("alice", "s1", func(rec *sessionRecord) bool { return rec != nil && rec.GatewayID == "gw-a" })
+	if err := a.gateways.Delete(w.ctx, "gw-a"); err != nil { // its heartbeat lapsed
+		t.Fatal(err)
+	}
+
+	sw := newSweeper(b.Plane)
+	sw.sweep(w.ctx) // the first miss
+	w.clock.Add(testGrace - 3*testHeartbeat)
+	sw.sweep(w.ctx)
+	w.wantEvents("lobby", "join alice s1", "leave alice s1")
+	waitFor(t, w.ctx, "gw-a to close alice's connection with 1001", func() bool {
+		return slices.Equal(a.local.kicked(), []string{"alice s1 a-alice 1001"})
+	})
+	if k := b.local.kicked(); len(k) != 0 {
+		t.Errorf("gw-b closed %q; the connection is gw-a's", k)
+	}
+}

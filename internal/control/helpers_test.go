@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -70,10 +71,14 @@ func (l *fakeLocal) Notice(data []byte) {
 	}
 }
 
-func (l *fakeLocal) Kick(user, session, conn string) {
+func (l *fakeLocal) Kick(user, session, conn string, code int, reason string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.kicks = append(l.kicks, user+" "+session+" "+conn)
+	k := user + " " + session + " " + conn
+	if code != protocol.CloseReplaced {
+		k += " " + strconv.Itoa(code)
+	}
+	l.kicks = append(l.kicks, k)
 }
 
 func (l *fakeLocal) PrivateOpened(room, user, peer string) {

@@ -43,19 +43,31 @@ func (p *Plane) onPrivate(m *nats.Msg) {
 	p.local.PrivateOpened(n.ChatroomID, n.UserID, n.Peer)
 }
 
-// kickNotice asks a gateway to close a connection another gateway took over.
+// kickNotice asks a gateway to close one of its connections: one another gateway took
+// over (4001), or one whose session a sweeper expired (1001).
 type kickNotice struct {
 	UserID    string `json:"userId"`
 	SessionID string `json:"sessionId"`
 	Conn      string `json:"conn"`
+	Code      int    `json:"code,omitempty"` // 0: 4001
+	Reason    string `json:"reason,omitempty"`
 }
+
+// Reasons of the kicks.
+const (
+	reasonReplaced = "replaced by a newer connection of this session"
+	reasonExpired  = "this gateway was out of reach and the session was taken for gone: reconnect and join again with since"
+)
 
 func (p *Plane) onKick(m *nats.Msg) {
 	var k kickNotice
 	if json.Unmarshal(m.Data, &k) != nil {
 		return
 	}
-	p.local.Kick(k.UserID, k.SessionID, k.Conn)
+	if k.Code == 0 {
+		k.Code, k.Reason = protocol.CloseReplaced, reasonReplaced
+	}
+	p.local.Kick(k.UserID, k.SessionID, k.Conn, k.Code, k.Reason)
 }
 
 // Kick closes, with 4001, the connection t names on whichever gateway holds it.
@@ -63,12 +75,17 @@ func (p *Plane) Kick(ctx context.Context, user, session string, t *Takeover) {
 	if t == nil {
 		return
 	}
-	if t.GatewayID == p.cfg.GatewayID {
-		p.local.Kick(user, session, t.Conn)
+	p.kick(kickNotice{UserID: user, SessionID: session, Conn: t.Conn, Code: protocol.CloseReplaced, Reason: reasonReplaced}, t.GatewayID)
+}
+
+// kick closes connection k.Conn on gateway gw, this one or another (through NATS).
+func (p *Plane) kick(k kickNotice, gw string) {
+	if gw == p.cfg.GatewayID {
+		p.local.Kick(k.UserID, k.SessionID, k.Conn, k.Code, k.Reason)
 		return
 	}
-	data, _ := json.Marshal(kickNotice{UserID: user, SessionID: session, Conn: t.Conn})
-	if err := p.nc.Publish(subject.Gateway(t.GatewayID), data); err != nil {
-		p.log.Warn("take-over notice not sent", "gateway", t.GatewayID, "err", err)
+	data, _ := json.Marshal(k)
+	if err := p.nc.Publish(subject.Gateway(gw), data); err != nil {
+		p.log.Warn("kick notice not sent", "gateway", gw, "code", k.Code, "err", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/chathub/chathub/internal/protocol"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -38,6 +39,9 @@ const unbackedFor = 10 * time.Second
 // sweep looks at every session once.
 func (sw *sweeper) sweep(ctx context.Context) {
 	now := sw.p.cfg.Now()
+	if failed := sw.p.beatFailed.Load(); failed != 0 {
+		sw.blind(time.Unix(0, failed))
+	}
 	live, err := sw.p.liveRuns(ctx)
 	if err != nil {
 		sw.p.log.Warn("sweep: listing gateways failed", "err", err)
@@ -138,8 +142,13 @@ func (sw *sweeper) deadline(rec *sessionRecord, live liveRuns, now time.Time) in
 	return max(first.Add(wait).UnixMilli(), sw.blindUntil.UnixMilli())
 }
 
-// blind makes the sweeper take no gateway for dead for three heartbeats from now.
-func (sw *sweeper) blind(now time.Time) { sw.blindUntil = now.Add(3 * sw.p.cfg.Heartbeat) }
+// blind makes the sweeper take no gateway for dead for three heartbeats from t (a failure
+// seen at t), or longer if it was blind for longer already.
+func (sw *sweeper) blind(t time.Time) {
+	if until := t.Add(3 * sw.p.cfg.Heartbeat); until.After(sw.blindUntil) {
+		sw.blindUntil = until
+	}
+}
 
 // liveRuns maps each live gateway to its current run.
 type liveRuns map[string]string
@@ -225,6 +234,14 @@ func (sw *sweeper) expire(ctx context.Context, seen sessionRecord) {
 		return
 	}
 	sw.p.log.Info("session expired", "user", seen.UserID, "session", seen.SessionID, "gateway", seen.GatewayID)
+	if seen.GraceUntil == 0 {
+		// Expired because its gateway's run seemed dead. If that gateway lives after all
+		// (out of reach for longer than its heartbeat lasts), its connection must not go on
+		// as if nothing happened, outside every room the others count it in: it is closed
+		// with 1001, and the client reconnects and joins again with since.
+		sw.p.kick(kickNotice{UserID: seen.UserID, SessionID: seen.SessionID, Conn: seen.Conn,
+			Code: protocol.CloseGoingAway, Reason: reasonExpired}, seen.GatewayID)
+	}
 	if err := sw.p.cleanup(ctx, cur); err != nil {
 		sw.p.log.Warn("sweep: cleanup failed", "user", seen.UserID, "session", seen.SessionID, "err", err)
 	}

@@ -322,7 +322,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 type local struct{ g *Gateway }
 
 func (l local) Notice(data []byte)              { l.g.hub.Broadcast(&hub.Frame{Data: data}) }
-func (l local) Kick(user, session, conn string) { l.g.hub.Kick(user, session, conn) }
+func (l local) Kick(user, session, conn string, code int, reason string) {
+	l.g.hub.Kick(user, session, conn, code, reason)
+}
 func (l local) PrivateOpened(room, user, peer string) {
 	l.g.privateOpened(room, user, peer)
 }

@@ -94,16 +94,21 @@ func (h *Hub) cutSlow(s *Session) {
 	h.remove(s)
 }
 
-// Kick cuts, with 4001, the local connection conn of a session, if it is still here.
-func (h *Hub) Kick(user, session, conn string) error {
-	return h.send(h.reqc, kickReq{user + "\x00" + session, conn})
+// Kick cuts the local connection conn of a session, if it is still here, with code and
+// reason: 4001 for a take-over, 1001 for a session the cluster took for gone.
+func (h *Hub) Kick(user, session, conn string, code int, reason string) error {
+	return h.send(h.reqc, kickReq{user + "\x00" + session, conn, code, reason})
 }
 
-type kickReq struct{ key, conn string }
+type kickReq struct {
+	key, conn string
+	code      int
+	reason    string
+}
 
 func (k kickReq) apply(h *Hub) {
 	if s := h.byKey[k.key]; s != nil && s.Conn == k.conn {
-		s.cut(CloseReplaced, "replaced by a newer connection of this session")
+		s.cut(k.code, k.reason)
 		h.remove(s)
 	}
 }
