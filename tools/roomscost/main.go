@@ -4,7 +4,7 @@
 // as stored events), marks each room read some messages before its end, then times `rooms`
 // calls over a WebSocket and reads the gateway's CPU time from /proc.
 //
-//	go run ./tools/roomscost --url ws://127.0.0.1:8080 --nats nats://127.0.0.1:4222 --pid $(pgrep gateway)
+//	go run ./tools/roomscost --url ws://127.0.0.1:8080/ws --nats nats://127.0.0.1:4222 --pid $(pgrep gateway)
 //
 // The gateway needs --message-rate 0 --command-rate 0 --room-create-rate 0 (the reader joins
 // every room once to place its marker).
@@ -42,7 +42,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:8080", "gateway WebSocket base URL")
+	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:8080/ws", "gateway WebSocket URL")
 	flag.StringVar(&cfg.natsURL, "nats", "nats://127.0.0.1:4222", "the gateway's NATS (its embedded one listens here by default)")
 	flag.IntVar(&cfg.rooms, "rooms", 200, "rooms the user has a marker in")
 	flag.IntVar(&cfg.events, "events", 10_000, "message events per room")
@@ -158,30 +158,33 @@ func run(ctx context.Context, cfg config) error {
 }
 
 // fill stores n message events in room by user "filler", as a client's messages are
-// stored, and returns the id of the markAt-th of them.
+// stored, and returns the id of the markAt-th of them. Publishes go out in windows of 1,000
+// unanswered (nats.go stalls beyond 4,000).
 func fill(ctx context.Context, js jetstream.JetStream, room string, n, markAt int) (uint64, error) {
 	subj := subject.Events(room)
-	acks := make([]jetstream.PubAckFuture, 0, n)
-	for i := range n {
-		ev := protocol.Event{ChatroomID: room, Type: protocol.TypeMessage, UserID: "filler", Message: "message " + strconv.Itoa(i), UnixTime: time.Now().Unix()}
-		msg := &nats.Msg{Subject: subj, Data: ev.Marshal(), Header: history.Headers(protocol.TypeMessage, "filler", "")}
-		f, err := js.PublishMsgAsync(msg)
-		if err != nil {
-			return 0, err
-		}
-		acks = append(acks, f)
-	}
 	var mark uint64
-	for i, f := range acks {
-		select {
-		case a := <-f.Ok():
-			if i == markAt-1 {
-				mark = a.Sequence
+	for from := 0; from < n; from += 1000 {
+		var acks []jetstream.PubAckFuture
+		for i := from; i < min(from+1000, n); i++ {
+			ev := protocol.Event{ChatroomID: room, Type: protocol.TypeMessage, UserID: "filler", Message: "message " + strconv.Itoa(i), UnixTime: time.Now().Unix()}
+			msg := &nats.Msg{Subject: subj, Data: ev.Marshal(), Header: history.Headers(protocol.TypeMessage, "filler", "")}
+			f, err := js.PublishMsgAsync(msg)
+			if err != nil {
+				return 0, err
 			}
-		case err := <-f.Err():
-			return 0, err
-		case <-ctx.Done():
-			return 0, ctx.Err()
+			acks = append(acks, f)
+		}
+		for k, f := range acks {
+			select {
+			case a := <-f.Ok():
+				if from+k == markAt-1 {
+					mark = a.Sequence
+				}
+			case err := <-f.Err():
+				return 0, err
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
 		}
 	}
 	return mark, nil
