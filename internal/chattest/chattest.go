@@ -69,6 +69,13 @@ func StartGateway(t testing.TB, ns *server.Server, cfg gateway.Config) *Gateway 
 	if cfg.ID == "" {
 		cfg.ID = "gw-test"
 	}
+	if cfg.JoinTimeout == 0 {
+		// A join retries NATS timeouts for this long before answering unavailable. Under
+		// -race on a busy 2-core machine (CI beside other work) the default 10 s ran out
+		// now and then in tests that are about something else; a test of the timeout
+		// itself sets its own.
+		cfg.JoinTimeout = 30 * time.Second
+	}
 	if cfg.Logger == nil && os.Getenv("CHAT_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("gateway", cfg.ID)
 	}
