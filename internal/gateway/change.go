@@ -40,11 +40,10 @@ func (c *conn) message(ctx context.Context, room string, id uint64) (*protocol.E
 	return &ev, nil
 }
 
-// mayDelete decides whether user may delete a message of room written by author. Today
-// only the author may; this is where a room's moderators will be let in.
-func mayDelete(user, room, author string) bool {
-	_ = room
-	return user == author
+// mayDelete decides whether the session's user may delete a message of room written by
+// author: its author, or a moderator of the room (listed in its record, or chat_admin).
+func (c *conn) mayDelete(room, author string) bool {
+	return c.sess.User == author || c.rules(room).Moderator
 }
 
 // change runs edit, delete and react: events that refer to a message of the room (its
@@ -53,6 +52,13 @@ func (c *conn) change(ctx context.Context, cmd *protocol.Command) *protocol.Erro
 	room, target := cmd.ChatroomID, uint64(*cmd.ID)
 	if e := c.member(ctx, room, cmd.Type); e != nil {
 		return e
+	}
+	if cmd.Type != protocol.CmdDelete {
+		if e := c.mayPost(room, cmd.Type); e != nil {
+			return e
+		}
+	} else if c.rules(room).Banned {
+		return errBanned(room)
 	}
 	orig, e := c.message(ctx, room, target)
 	if e != nil {
@@ -76,8 +82,8 @@ func (c *conn) change(ctx context.Context, cmd *protocol.Command) *protocol.Erro
 			return c.editStored(ctx, room, target, ack.Sequence)
 		}
 	case protocol.CmdDelete:
-		if !mayDelete(c.sess.User, room, orig.UserID) {
-			return protocol.Errorf(protocol.CodeForbidden, "only its author may delete message %d", target)
+		if !c.mayDelete(room, orig.UserID) {
+			return protocol.Errorf(protocol.CodeForbidden, "only its author or a moderator may delete message %d", target)
 		}
 		ev.Type = protocol.TypeDelete
 		after = func(ctx context.Context, ack *jetstream.PubAck) *protocol.Error {

@@ -140,6 +140,7 @@ type controlPlane interface {
 	LeaveRoom(ctx context.Context, user, session, conn, room string) error
 	Access(ctx context.Context, user, room string, create bool) error
 	Private(ctx context.Context, user, peer string) (string, error)
+	Ban(ctx context.Context, room, user string, on bool) error
 	State() *control.State
 }
 
