@@ -14,8 +14,13 @@ import (
 // member checks that the session may post to room: it has joined it (a private room of
 // other users is forbidden rather than not joined).
 func (c *conn) member(ctx context.Context, room, what string) *protocol.Error {
-	if c.rooms[room] {
+	switch r := c.rules(room); {
+	case r.Banned:
+		return errBanned(room) // banned comes first: a banned user has been made to leave
+	case c.rooms[room]:
 		return nil
+	case !r.Listed && !protocol.IsPrivate(room):
+		return protocol.Errorf(protocol.CodeForbidden, "%s is for its members only", room)
 	}
 	if protocol.IsPrivate(room) {
 		if err := c.g.control.Access(ctx, c.sess.User, room, false); err != nil {
@@ -57,8 +62,6 @@ func (c *conn) change(ctx context.Context, cmd *protocol.Command) *protocol.Erro
 		if e := c.mayPost(room, cmd.Type); e != nil {
 			return e
 		}
-	} else if c.rules(room).Banned {
-		return errBanned(room)
 	}
 	orig, e := c.message(ctx, room, target)
 	if e != nil {
