@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -203,5 +204,124 @@ func TestModeratorDeletes(t *testing.T) {
 		if ev.Type == "message" {
 			t.Fatalf("a deleted message is still stored: %s", ev.Raw)
 		}
+	}
+}
+
+// A ban while the banned user is mid-burst on the other gateway: after the ban's ack,
+// nothing of theirs is stored in the room; their sessions get left (banned), their leave is
+// stored, and join, message, react, edit and history are forbidden until the ban is lifted.
+func TestBanMidBurstOnAnotherGateway(t *testing.T) {
+	g1, g2 := rulesGW2(t)
+	setRoom(t, []*chattest.Gateway{g1, g2}, map[string]any{"chatroomId": "arena", "moderators": []string{"mod1"}})
+	mod, troll := dialAs(t, g1, "mod1", "m1", false), dialAs(t, g2, "troll", "t1", false)
+	bob := dialAs(t, g2, "bob", "b1", false)
+	mod.Join("arena")
+	troll.Join("arena")
+	doErr(t, bob, "forbidden", map[string]any{"type": "ban", "chatroomId": "arena", "userId": "troll", "on": true})
+	early := stored(t, troll, msg("arena", "before the burst"))
+
+	stop, sent := make(chan struct{}), make(chan int, 1)
+	go func() { // the burst: as fast as the gateway takes them, until told to stop
+		n := 0
+		defer func() { sent <- n }()
+		for ; n < 100000; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cmd := map[string]any{"type": "message", "chatroomId": "arena", "message": fmt.Sprint("burst ", n), "ref": fmt.Sprint("burst-", n)}
+			ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+			err := troll.Conn.Send(ctx, cmd)
+			cancel()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	mod.Until("message", func(m chattest.Msg) bool { return m.UserID == "troll" && m.ID > early.ID }) // mid-burst
+	do(t, mod, "ack", map[string]any{"type": "ban", "chatroomId": "arena", "userId": "troll", "on": true})
+	after := stored(t, mod, msg("arena", "after the ban"))
+
+	// The troll's side: acks (all before the ban), then forbidden, and left (banned).
+	var acked []uint64
+	forbidden, left := 0, false
+	for forbidden == 0 || !left {
+		m := troll.Next()
+		switch {
+		case m.Type == "ack":
+			acked = append(acked, m.ID)
+		case m.Type == "error" && m.Code == "forbidden":
+			forbidden++
+		case m.Type == "left":
+			if m.ChatroomID != "arena" || m.Reason != "banned" || m.Ref != "" {
+				t.Fatalf("left: %s", m.Raw)
+			}
+			left = true
+		case m.Type == "error":
+			t.Fatalf("burst: %s", m.Raw)
+		}
+	}
+	close(stop)
+	t.Logf("burst: %d sent, %d acked before the ban", <-sent, len(acked))
+	for _, id := range acked {
+		if id > after.ID {
+			t.Fatalf("troll's message %d acked after the ban (the moderator's next message is %d)", id, after.ID)
+		}
+	}
+	// What the stream holds, read after the burst ended.
+	do(t, troll, "users", map[string]any{"type": "users"}) // every reply of the burst is in
+	leave := false
+	for _, ev := range roomEvents(t, g1, "arena") {
+		if ev.UserID != "troll" {
+			continue
+		}
+		switch {
+		case ev.Type == "leave":
+			leave = true
+		case ev.ID > after.ID:
+			t.Fatalf("stored after the ban's ack: %+v", ev)
+		}
+	}
+	if !leave {
+		t.Fatal("the troll's leave was not stored")
+	}
+
+	doErr(t, troll, "forbidden", map[string]any{"type": "join", "chatroomId": "arena"})
+	doErr(t, troll, "forbidden", map[string]any{"type": "history", "chatroomId": "arena"})
+	refusedCmd(t, troll, "forbidden", msg("arena", "still here?"))
+	refusedCmd(t, troll, "forbidden", map[string]any{"type": "react", "chatroomId": "arena", "id": after.ID, "emoji": "👎", "on": true})
+	refusedCmd(t, troll, "forbidden", map[string]any{"type": "edit", "chatroomId": "arena", "id": early.ID, "message": "edited"})
+
+	// Lifted: the troll may come back, on either gateway.
+	do(t, mod, "ack", map[string]any{"type": "ban", "chatroomId": "arena", "userId": "troll", "on": false})
+	troll.Join("arena")
+	stored(t, troll, msg("arena", "sorry"))
+	again := dialAs(t, g1, "troll", "t2", false)
+	again.Join("arena")
+}
+
+// roomEvent is a stored event as the tests read it back.
+type roomEvent struct {
+	ID     uint64 `json:"id"`
+	Type   string `json:"type"`
+	UserID string `json:"userId"`
+}
+
+// roomEvents reads every stored event of a room through the server API.
+func roomEvents(t *testing.T, g *chattest.Gateway, room string) []roomEvent {
+	t.Helper()
+	var all []roomEvent
+	for since := uint64(0); ; {
+		status, out := apiCall(t, g, "history", map[string]any{"chatroomId": room, "since": since, "limit": 1000})
+		var page struct{ Events []roomEvent }
+		if status != 200 || json.Unmarshal(out, &page) != nil {
+			t.Fatalf("history: %d %s", status, out)
+		}
+		all = append(all, page.Events...)
+		if len(page.Events) < 1000 {
+			return all
+		}
+		since = page.Events[len(page.Events)-1].ID
 	}
 }
