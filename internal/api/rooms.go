@@ -111,9 +111,6 @@ type banRequest struct {
 	On     *bool  `json:"on"`
 }
 
-// banReason is the close reason of a ban.
-const banReason = "banned"
-
 // ban bans a user from the chat (on) or lifts the ban: on every gateway their connections
 // are closed with 4503 and new ones refused, before the answer.
 func (a *API) ban(ctx context.Context, body []byte) ([]byte, *protocol.Error) {
