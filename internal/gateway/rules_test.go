@@ -293,12 +293,10 @@ func TestBanMidBurstOnAnotherGateway(t *testing.T) {
 	refusedCmd(t, troll, "forbidden", map[string]any{"type": "react", "chatroomId": "arena", "id": after.ID, "emoji": "👎", "on": true})
 	refusedCmd(t, troll, "forbidden", map[string]any{"type": "edit", "chatroomId": "arena", "id": early.ID, "message": "edited"})
 
-	// Lifted: the troll may come back, on either gateway.
+	// Lifted: the troll may come back.
 	do(t, mod, "ack", map[string]any{"type": "ban", "chatroomId": "arena", "userId": "troll", "on": false})
 	troll.Join("arena")
 	stored(t, troll, msg("arena", "sorry"))
-	again := dialAs(t, g1, "troll", "t2", false)
-	again.Join("arena")
 }
 
 // roomEvent is a stored event as the tests read it back.
