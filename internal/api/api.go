@@ -1,6 +1,6 @@
 // Package api is the server API of docs/api.md: the methods an application's backend calls
-// (publish, history, users, disconnect, token), implemented once and served by two
-// transports: HTTP (POST /api/v1/<method> with a bearer key, http.go) and a NATS service
+// (publish, room, room.get, room.delete, history, users, disconnect, ban, token),
+// implemented once and served by two transports: HTTP (POST /api/v1/<method> with a bearer key, http.go) and a NATS service
 // made with nats.go's micro package (service "chat", subjects chat.api.<method>,
 // service.go). Both take the same JSON bodies and give the same JSON answers.
 //
@@ -33,6 +33,10 @@ type Control interface {
 	Access(ctx context.Context, user, room string, create bool) error
 	RoomExists(ctx context.Context, room string) (bool, error)
 	CloseSessions(ctx context.Context, user, session string, code int, reason string) error
+	SetRoom(ctx context.Context, room string, ch control.RoomChange) (control.RoomView, error)
+	Room(ctx context.Context, room string) (control.RoomView, []protocol.UserInfo, error)
+	DeleteRoom(ctx context.Context, room string) error
+	Ban(ctx context.Context, room, user string, on bool) error
 	State() *control.State
 }
 
@@ -69,8 +73,7 @@ type API struct {
 // method runs one call on a decoded body and returns its JSON answer.
 type method func(ctx context.Context, body []byte) ([]byte, *protocol.Error)
 
-// Methods are the API's methods, in the order docs/api.md lists them. room, room.get,
-// room.delete and ban are reserved: they answer not_implemented (501) for now.
+// Methods are the API's methods, in the order docs/api.md lists them.
 var Methods = []string{"publish", "room", "room.get", "room.delete", "history", "users", "disconnect", "ban", "token"}
 
 // New makes the API.
@@ -88,10 +91,10 @@ func New(cfg Config) *API {
 		"users":       a.users,
 		"disconnect":  a.disconnect,
 		"token":       a.token,
-		"room":        notImplemented,
-		"room.get":    notImplemented,
-		"room.delete": notImplemented,
-		"ban":         notImplemented,
+		"room":        a.setRoom,
+		"room.get":    a.getRoom,
+		"room.delete": a.deleteRoom,
+		"ban":         a.ban,
 	}
 	return a
 }
@@ -119,8 +122,4 @@ func (a *API) Call(ctx context.Context, name string, body []byte) ([]byte, *prot
 		a.log.Debug("api call", "method", name, "took", time.Since(start))
 	}
 	return out, e
-}
-
-func notImplemented(context.Context, []byte) ([]byte, *protocol.Error) {
-	return nil, protocol.Errorf(CodeNotImplemented, "this method is reserved (rooms with rules, bans) and not implemented yet")
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chathub/chathub/internal/control"
 	"github.com/chathub/chathub/internal/protocol"
 )
 
@@ -40,7 +41,10 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{``, `{}`, `{"chatroomId":"lobby","message":"hi"}`,
 		`{"chatroomId":"lobby","message":"hi","userId":"bob","data":{"a":[1,{"b":null}]},"replyTo":3,"idempotencyKey":"k"}`,
 		`{"chatroomId":"lobby","before":5,"since":1,"limit":10}`, `{"chatroomID":"x"}`, `{"data":"x"}`, `[1]`, `{"a":1} {}`,
-		`{"chatroomId":"dm-1","message":" ","data":  {  }  }`, "{\"message\":\"\xff\"}"} {
+		`{"chatroomId":"dm-1","message":" ","data":  {  }  }`, "{\"message\":\"\xff\"}",
+		`{"chatroomId":"lobby","mode":"members","members":["alice","bob"],"moderators":["mod1"]}`,
+		`{"chatroomId":"lobby","mode":null,"members":null}`, `{"chatroomId":"lobby","members":["a b"]}`,
+		`{"userId":"troll","on":true}`, `{"userId":"troll","on":null}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -62,6 +66,25 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("history %q accepted as %+v", body, h)
 			}
 		}
+		var rr roomRequest
+		if firstError(decode(body, &rr), rr.validate()) == nil {
+			if !protocol.ValidName(rr.ChatroomID) || rr.Mode != nil && !control.ValidMode(*rr.Mode) {
+				t.Fatalf("room %q accepted as %+v", body, rr)
+			}
+			for _, l := range []*[]string{rr.Members, rr.Moderators} {
+				for i := 0; l != nil && i < len(*l); i++ {
+					if !protocol.ValidName((*l)[i]) {
+						t.Fatalf("room %q: user %q accepted", body, (*l)[i])
+					}
+				}
+			}
+		}
+		var id roomID
+		if firstError(decode(body, &id), room(id.ChatroomID)) == nil && !protocol.ValidName(id.ChatroomID) {
+			t.Fatalf("room.get %q accepted as %+v", body, id)
+		}
+		var b banRequest
+		_ = decode(body, &b)
 		var d disconnectRequest
 		_ = decode(body, &d)
 		var tr tokenRequest

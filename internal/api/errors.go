@@ -16,8 +16,6 @@ import (
 const (
 	// CodeNotFound: the room, method or token secret named does not exist (protocol 1.1).
 	CodeNotFound = protocol.CodeNotFound
-	// CodeNotImplemented: a reserved method.
-	CodeNotImplemented = "not_implemented"
 )
 
 // MaxBody is the largest request body taken, in bytes.
@@ -43,8 +41,6 @@ func Status(code string) int {
 		return http.StatusNotFound
 	case protocol.CodeRateLimited:
 		return http.StatusTooManyRequests
-	case CodeNotImplemented:
-		return http.StatusNotImplemented
 	case protocol.CodeUnavailable:
 		return http.StatusServiceUnavailable
 	}
@@ -56,6 +52,10 @@ func failure(log *slog.Logger, what string, err error) *protocol.Error {
 	switch {
 	case errors.Is(err, control.ErrForbidden):
 		return protocol.Errorf(protocol.CodeForbidden, "userId is not one of the two users of this private room")
+	case errors.Is(err, control.ErrNotListed):
+		return protocol.Errorf(protocol.CodeForbidden, "userId is not a member of this members-mode room")
+	case errors.Is(err, control.ErrBanned):
+		return protocol.Errorf(protocol.CodeForbidden, "userId is banned from this room")
 	case errors.Is(err, history.ErrUnavailable), history.IsOutage(err), errors.Is(err, control.ErrContended):
 		log.Warn(what+": NATS unavailable", "err", err)
 		return protocol.Errorf(protocol.CodeUnavailable, "%s: the event stream or the control plane cannot be reached; retry later", what)

@@ -42,10 +42,17 @@ func TestAPIBadInput(t *testing.T) {
 		{"disconnect nobody", "disconnect", map[string]any{}, 400, "bad_request"},
 		{"disconnect bad session", "disconnect", map[string]any{"userId": "alice", "sessionId": "a/b"}, 400, "bad_request"},
 		{"token without secret", "token", map[string]any{"userId": "alice", "ttl": "1h"}, 404, "not_found"},
-		{"room is reserved", "room", map[string]any{"chatroomId": "lobby"}, 501, "not_implemented"},
-		{"room.get is reserved", "room.get", map[string]any{"chatroomId": "lobby"}, 501, "not_implemented"},
-		{"room.delete is reserved", "room.delete", map[string]any{"chatroomId": "lobby"}, 501, "not_implemented"},
-		{"ban is reserved", "ban", map[string]any{"userId": "troll", "on": true}, 501, "not_implemented"},
+		{"room bad mode", "room", map[string]any{"chatroomId": "lobby", "mode": "secret"}, 400, "bad_request"},
+		{"room bad member", "room", map[string]any{"chatroomId": "lobby", "members": []string{"a b"}}, 400, "invalid_user"},
+		{"room members not a list", "room", map[string]any{"chatroomId": "lobby", "members": "alice"}, 400, "bad_request"},
+		{"room private", "room", map[string]any{"chatroomId": "dm-abc", "mode": "open"}, 400, "bad_request"},
+		{"room no id", "room", map[string]any{"mode": "open"}, 400, "bad_request"},
+		{"room.get unknown", "room.get", map[string]any{"chatroomId": "nowhere"}, 404, "not_found"},
+		{"room.get bad id", "room.get", map[string]any{"chatroomId": "a.b"}, 400, "invalid_room"},
+		{"room.delete unknown", "room.delete", map[string]any{"chatroomId": "nowhere"}, 404, "not_found"},
+		{"ban without on", "ban", map[string]any{"userId": "troll"}, 400, "bad_request"},
+		{"ban nobody", "ban", map[string]any{"on": true}, 400, "bad_request"},
+		{"ban on not a bool", "ban", map[string]any{"userId": "troll", "on": "yes"}, 400, "bad_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for transport, a := range map[string]answer{

@@ -129,6 +129,16 @@ func (a *API) roomFor(ctx context.Context, room, user string) *protocol.Error {
 			return nil
 		}
 	}
+	if user == "" {
+		// A system message goes to any room that exists, members-mode rooms included.
+		ok, err := a.cfg.Control.RoomExists(ctx, room)
+		switch {
+		case err != nil:
+			return failure(a.log, "publish", err)
+		case ok:
+			return nil
+		}
+	}
 	if err := a.cfg.Control.Access(ctx, user, room, true); err != nil {
 		return failure(a.log, "publish", err)
 	}

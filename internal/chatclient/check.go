@@ -85,6 +85,9 @@ func (k *Checker) Received(m Msg) {
 		if k.session == "" {
 			k.session = m.SessionID
 		}
+		if k.user == "" { // token mode: the token says who, and the welcome tells
+			k.user = m.UserID
+		}
 	case m.Type == "joined":
 		k.joined(m)
 	case m.Type == "left":

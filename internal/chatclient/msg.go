@@ -32,7 +32,11 @@ type Msg struct {
 	Emoji    string          `json:"emoji"`
 	On       *bool           `json:"on"`
 	ReadUpTo uint64          `json:"readUpTo"`
-	Raw      json.RawMessage `json:"-"`
+	// Rooms with rules.
+	Mode      string          `json:"mode"`
+	Moderator bool            `json:"moderator"`
+	Reason    string          `json:"reason"` // of an unsolicited left: banned, deleted
+	Raw       json.RawMessage `json:"-"`
 }
 
 // Decode reads one object of a gateway frame. Raw is a copy of line.

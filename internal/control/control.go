@@ -38,6 +38,12 @@ type Local interface {
 	// CloseSessions closes, with code and reason, the local connections of user (of its
 	// session only, when session is not empty).
 	CloseSessions(user, session string, code int, reason string)
+	// Banned says user was banned from room ("": from the whole chat): the local sessions
+	// of user leave the room (with left, reason banned), or are closed with 4503.
+	Banned(room, user string)
+	// RoomDeleted says room is being deleted: its local sessions leave it (with left,
+	// reason deleted). The channel is closed once they have.
+	RoomDeleted(room string) <-chan struct{}
 }
 
 // Config of a control plane. Zero values are documented per field.
@@ -67,6 +73,7 @@ type Plane struct {
 	js       jetstream.JetStream
 	local    Local
 	rooms    jetstream.KeyValue
+	bans     jetstream.KeyValue
 	gateways jetstream.KeyValue
 	state    *State
 	notices  coalescer // online/offline notices on their way to every session
@@ -120,6 +127,7 @@ func (p *Plane) buckets(ctx context.Context) (sessions jetstream.KeyValue, err e
 	}
 	sessions = mk(subject.PresenceBucket, "chat sessions, room members and online users", 0)
 	p.rooms = mk(subject.RoomsBucket, "chat rooms, public and private", 0)
+	p.bans = mk(subject.BansBucket, "bans of users from rooms and from the chat", 0)
 	p.gateways = mk(subject.GatewaysBucket, "live chat gateways (heartbeats)", 3*p.cfg.Heartbeat)
 	return sessions, err
 }
@@ -144,7 +152,7 @@ func (p *Plane) Run(ctx context.Context, ready chan<- struct{}) error {
 	watched := []struct {
 		kv    jetstream.KeyValue
 		apply func(string, []byte)
-	}{{p.bucket.kv, p.state.applyPresence}, {p.rooms, p.state.applyRoom}}
+	}{{p.bucket.kv, p.state.applyPresence}, {p.rooms, p.state.applyRoom}, {p.bans, p.state.applyBan}}
 	for _, w := range watched {
 		kw, err := p.firstWatch(ctx, w.kv, w.apply)
 		if err != nil {

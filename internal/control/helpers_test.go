@@ -56,6 +56,7 @@ type fakeLocal struct {
 	kicks    []string // "alice s1 c1"
 	privates []string // "<room> alice bob": alice opened the room with bob
 	closes   []string // "alice s1 4002 reason"
+	bans     []string // "<room> troll"
 }
 
 func (l *fakeLocal) Notice(data []byte) {
@@ -85,6 +86,18 @@ func (l *fakeLocal) PrivateOpened(room, user, peer string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.privates = append(l.privates, room+" "+user+" "+peer)
+}
+
+func (l *fakeLocal) Banned(room, user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bans = append(l.bans, room+" "+user)
+}
+
+func (l *fakeLocal) RoomDeleted(string) <-chan struct{} {
+	done := make(chan struct{})
+	close(done)
+	return done
 }
 
 func (l *fakeLocal) kicked() []string {

@@ -16,6 +16,7 @@ func (p *Plane) listen() ([]*nats.Subscription, error) {
 		subject.Users:                    p.onUsers,
 		subject.Private:                  p.onPrivate,
 		subject.Close:                    p.onClose,
+		subject.Rules:                    p.onRules,
 		subject.Gateway(p.cfg.GatewayID): p.onKick,
 	}
 	var subs []*nats.Subscription

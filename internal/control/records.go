@@ -44,11 +44,30 @@ func (s *setRecord) has(id string) bool { return s != nil && slices.Contains(s.S
 
 // roomRecord is a key of the rooms bucket: every room ever created.
 type roomRecord struct {
-	ChatroomID string   `json:"chatroomId"`
-	Private    bool     `json:"private"`
-	Members    []string `json:"members,omitempty"` // the two users of a private room
-	Created    int64    `json:"created"`           // unix seconds
+	ChatroomID string `json:"chatroomId"`
+	Private    bool   `json:"private"`
+	// Mode is the room's rule (ModeOpen, ModeReadonly, ModeMembers); "" is open. A private
+	// room's mode is members whatever it says.
+	Mode string `json:"mode,omitempty"`
+	// Members are the two users of a private room, or who may join a members-mode room.
+	Members []string `json:"members,omitempty"`
+	// Moderators may post in a readonly room, delete any message and ban users.
+	Moderators []string `json:"moderators,omitempty"`
+	Created    int64    `json:"created"` // unix seconds
 }
+
+// banRecord is a key of the bans bucket: "room.<room>.<user>" bans a user from a room,
+// "all.<user>" from the whole chat. Lifting a ban deletes its key.
+type banRecord struct {
+	UserID     string `json:"userId"`
+	ChatroomID string `json:"chatroomId,omitempty"`
+	UnixTime   int64  `json:"unixTime"`
+}
+
+// Key builders of the bans bucket (never "user.", "member." or "session.": the local
+// copy keeps the revisions of every bucket's keys in one map).
+func roomBanKey(room, user string) string { return "room." + room + "." + user }
+func userBanKey(user string) string       { return "all." + user }
 
 // gatewayRecord is a key of the gateways bucket, put every few seconds while it lives.
 type gatewayRecord struct {

@@ -27,11 +27,19 @@ func PrivateRoom(a, b string) string {
 }
 
 // Access checks that user may join, read or post to room, creating a public room the first
-// time it is joined when create is set. Private rooms exist only once opened by Private.
+// time it is joined when create is set. Private rooms exist only once opened by Private. A
+// members-mode room takes only its listed members (ErrNotListed), and no room a user
+// banned from it (ErrBanned).
 func (p *Plane) Access(ctx context.Context, user, room string, create bool) error {
+	if p.state.bans.has(room, user) {
+		return ErrBanned
+	}
 	rec, err := p.roomRecord(ctx, room)
 	if err != nil {
 		return err
+	}
+	if rec != nil && !rulesFor(rec, user, false).Listed && !rec.Private {
+		return ErrNotListed
 	}
 	if protocol.IsPrivate(room) {
 		if rec == nil {

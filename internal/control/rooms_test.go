@@ -51,7 +51,7 @@ func TestAccessCreatesPublicRoomOnce(t *testing.T) {
 		t.Errorf("the room after more joins: %+v (revision %d), want %+v (revision %d)", again, revAgain, *rec, rev)
 	}
 	waitFor(t, w.ctx, "gw-b to list lobby", func() bool {
-		return slices.Equal(b.State().Rooms("bob"), []protocol.RoomInfo{{ChatroomID: "lobby"}})
+		return slices.Equal(b.State().Rooms("bob"), []protocol.RoomInfo{{ChatroomID: "lobby", Mode: "open"}})
 	})
 }
 

@@ -26,6 +26,7 @@ type State struct {
 	users    map[string]int                 // user → sessions
 	rooms    map[string]*roomRecord
 	revs     map[string]uint64 // key → revision applied; older news of a key is ignored
+	bans     banSet            // its own lock: see banSet
 }
 
 func newState() *State {
@@ -36,6 +37,7 @@ func newState() *State {
 		owing:    make(map[memberEntry]int64),
 		users:    make(map[string]int),
 		rooms:    make(map[string]*roomRecord),
+		bans:     banSet{keys: make(map[string]bool)},
 	}
 }
 
@@ -215,6 +217,18 @@ func (s *State) Users() []protocol.UserInfo {
 	return out
 }
 
+// presentIn lists the users counted in room, with their sessions there, sorted by id.
+func (s *State) presentIn(room string) []protocol.UserInfo {
+	s.mu.Lock()
+	out := make([]protocol.UserInfo, 0, len(s.members[room]))
+	for u, sessions := range s.members[room] {
+		out = append(out, protocol.UserInfo{UserID: u, Sessions: len(sessions)})
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	return out
+}
+
 // UserCount is the number of users online on any gateway.
 func (s *State) UserCount() int {
 	s.mu.Lock()
@@ -223,11 +237,18 @@ func (s *State) UserCount() int {
 }
 
 // Rooms lists the public rooms and, when user is not empty, that user's private rooms.
+// Members-mode rooms are listed only to their members (and moderators); each entry says
+// the room's mode and whether user is one of its moderators.
 func (s *State) Rooms(user string) []protocol.RoomInfo {
 	s.mu.Lock()
 	out := make([]protocol.RoomInfo, 0, len(s.rooms))
 	for id, r := range s.rooms {
-		info := protocol.RoomInfo{ChatroomID: id, Users: len(s.members[id]), Private: r.Private}
+		rules := rulesFor(r, user, false)
+		if !rules.Listed || user == "" && rules.Mode == ModeMembers {
+			continue
+		}
+		info := protocol.RoomInfo{ChatroomID: id, Users: len(s.members[id]), Private: r.Private,
+			Mode: rules.Mode, Moderator: rules.Moderator}
 		if r.Private {
 			peer, ok := peerOf(r, user)
 			if !ok {

@@ -69,9 +69,15 @@ func (a *ackQueue) waits() (*unacked, <-chan *jetstream.PubAck, <-chan error, <-
 	return u, u.pending.Stored(), u.pending.Failed(), a.timer.C
 }
 
-// send sends a message to the stream, first or again.
+// send sends a message to the stream, first or again, unless its user is banned from
+// the room (control.ErrBanned): the check and the hand-over to NATS are one step against
+// a ban (control.State.Sending), which is what makes a ban's ack exact.
 func (c *conn) send(u *unacked) error {
-	p, err := c.g.store.AppendAsync(u.room, u.data, u.msgID, u.hdr)
+	var p history.Pending
+	err := c.g.control.State().Sending(u.room, c.sess.User, func() (err error) {
+		p, err = c.g.store.AppendAsync(u.room, u.data, u.msgID, u.hdr)
+		return err
+	})
 	if err != nil {
 		return err
 	}

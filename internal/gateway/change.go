@@ -14,8 +14,13 @@ import (
 // member checks that the session may post to room: it has joined it (a private room of
 // other users is forbidden rather than not joined).
 func (c *conn) member(ctx context.Context, room, what string) *protocol.Error {
-	if c.rooms[room] {
+	switch r := c.rules(room); {
+	case r.Banned:
+		return errBanned(room) // banned comes first: a banned user has been made to leave
+	case c.rooms[room]:
 		return nil
+	case !r.Listed && !protocol.IsPrivate(room):
+		return protocol.Errorf(protocol.CodeForbidden, "%s is for its members only", room)
 	}
 	if protocol.IsPrivate(room) {
 		if err := c.g.control.Access(ctx, c.sess.User, room, false); err != nil {
@@ -40,11 +45,10 @@ func (c *conn) message(ctx context.Context, room string, id uint64) (*protocol.E
 	return &ev, nil
 }
 
-// mayDelete decides whether user may delete a message of room written by author. Today
-// only the author may; this is where a room's moderators will be let in.
-func mayDelete(user, room, author string) bool {
-	_ = room
-	return user == author
+// mayDelete decides whether the session's user may delete a message of room written by
+// author: its author, or a moderator of the room (listed in its record, or chat_admin).
+func (c *conn) mayDelete(room, author string) bool {
+	return c.sess.User == author || c.rules(room).Moderator
 }
 
 // change runs edit, delete and react: events that refer to a message of the room (its
@@ -53,6 +57,11 @@ func (c *conn) change(ctx context.Context, cmd *protocol.Command) *protocol.Erro
 	room, target := cmd.ChatroomID, uint64(*cmd.ID)
 	if e := c.member(ctx, room, cmd.Type); e != nil {
 		return e
+	}
+	if cmd.Type != protocol.CmdDelete {
+		if e := c.mayPost(room, cmd.Type); e != nil {
+			return e
+		}
 	}
 	orig, e := c.message(ctx, room, target)
 	if e != nil {
@@ -76,8 +85,8 @@ func (c *conn) change(ctx context.Context, cmd *protocol.Command) *protocol.Erro
 			return c.editStored(ctx, room, target, ack.Sequence)
 		}
 	case protocol.CmdDelete:
-		if !mayDelete(c.sess.User, room, orig.UserID) {
-			return protocol.Errorf(protocol.CodeForbidden, "only its author may delete message %d", target)
+		if !c.mayDelete(room, orig.UserID) {
+			return protocol.Errorf(protocol.CodeForbidden, "only its author or a moderator may delete message %d", target)
 		}
 		ev.Type = protocol.TypeDelete
 		after = func(ctx context.Context, ack *jetstream.PubAck) *protocol.Error {

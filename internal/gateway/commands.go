@@ -20,7 +20,9 @@ func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
 	case protocol.CmdJoin:
 		e = c.join(ctx, cmd.ChatroomID, joinArgs{ref: cmd.Ref, since: cmd.Since, limit: cmd.Limit})
 	case protocol.CmdLeave:
-		e = c.leave(ctx, cmd)
+		e = c.leaveRoom(ctx, cmd.ChatroomID, cmd.Ref, "")
+	case protocol.CmdBan:
+		e = c.ban(ctx, cmd)
 	case protocol.CmdMessage:
 		e = c.post(ctx, cmd)
 	case protocol.CmdEdit, protocol.CmdDelete, protocol.CmdReact:
@@ -52,7 +54,7 @@ func (c *conn) run(ctx context.Context, cmd *protocol.Command) {
 // Nats-Msg-Id is made of the four.
 func (c *conn) post(ctx context.Context, cmd *protocol.Command) *protocol.Error {
 	room := cmd.ChatroomID
-	if e := c.member(ctx, room, "message"); e != nil {
+	if e := firstError(c.member(ctx, room, "message"), c.mayPost(room, cmd.Type)); e != nil {
 		return e
 	}
 	ev := protocol.Event{ChatroomID: room, Type: protocol.TypeMessage, UserID: c.sess.User,
@@ -77,11 +79,11 @@ func messageID(user, session, room, ref string) string {
 	return "m:" + user + ":" + session + ":" + room + ":" + headerSafe(ref)
 }
 
-// leave takes the session out of a room. Leaving a room the session is not in is answered
+// leaveRoom takes the session out of a room: the leave command (with its ref), or a ban or
+// the room's deletion (with the reason). Leaving a room the session is not in is answered
 // with left all the same: the session is not in it afterwards either way.
-func (c *conn) leave(ctx context.Context, cmd *protocol.Command) *protocol.Error {
-	room := cmd.ChatroomID
-	left := protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Ref: cmd.Ref, ChatroomID: room})
+func (c *conn) leaveRoom(ctx context.Context, room, ref, reason string) *protocol.Error {
+	left := protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Ref: ref, ChatroomID: room, Reason: reason})
 	was := c.rooms[room]
 	delete(c.rooms, room)
 	if err := c.g.hub.Leave(c.sess, room, nil); err != nil {
@@ -153,6 +155,10 @@ func failure(log interface{ Warn(string, ...any) }, what string, err error) *pro
 	switch {
 	case errors.Is(err, control.ErrForbidden):
 		return protocol.Errorf(protocol.CodeForbidden, "this private room is not yours")
+	case errors.Is(err, control.ErrNotListed):
+		return protocol.Errorf(protocol.CodeForbidden, "this room is for its members only")
+	case errors.Is(err, control.ErrBanned):
+		return protocol.Errorf(protocol.CodeForbidden, "you are banned from this room")
 	case errors.Is(err, history.ErrUnavailable), history.IsOutage(err):
 		log.Warn(what+": event stream unavailable", "err", err)
 		return protocol.Errorf(protocol.CodeUnavailable, "the event stream cannot be reached; nothing was stored, retry later")
@@ -176,4 +182,13 @@ func headerSafe(ref string) string {
 		}
 	}
 	return ref
+}
+
+func firstError(es ...*protocol.Error) *protocol.Error {
+	for _, e := range es {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
 }

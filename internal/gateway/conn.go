@@ -127,6 +127,12 @@ func (c *conn) open(ctx context.Context) bool {
 	g := c.g
 	welcome := protocol.Welcome{Type: protocol.TypeWelcome, UserID: c.sess.User, SessionID: c.sess.ID,
 		GatewayID: g.cfg.ID, Protocol: protocol.Version}
+	if g.control.State().UserBanned(c.sess.User) {
+		g.metrics.rejected.WithLabelValues(protocol.CodeForbidden).Inc()
+		c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeForbidden, "banned")))
+		c.closeNow(protocol.CloseBanned)
+		return false
+	}
 	if !g.limits.userConnects.allow(c.sess.User) {
 		g.metrics.rejected.WithLabelValues(protocol.CodeRateLimited).Inc()
 		c.reply(protocol.EncodeError("", errConnectLimited))

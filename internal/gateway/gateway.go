@@ -141,6 +141,7 @@ type controlPlane interface {
 	UndoJoin(ctx context.Context, user, session, conn, room string, own uint64) error
 	Access(ctx context.Context, user, room string, create bool) error
 	Private(ctx context.Context, user, peer string) (string, error)
+	Ban(ctx context.Context, room, user string, on bool) error
 	State() *control.State
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/chathub/chathub/internal/control"
 	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/protocol"
 )
@@ -16,6 +17,7 @@ type joinArgs struct {
 	private  bool
 	peer     string
 	readUpTo uint64 // the user's read marker of the room
+	rules    control.Rules
 }
 
 // join makes the session a member of room: it is counted in the room over all gateways
@@ -37,6 +39,7 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	if err != nil {
 		return c.failure("join", err)
 	}
+	a.rules = c.rules(room)
 	if protocol.IsPrivate(room) && a.peer == "" {
 		a.private, a.peer = true, g.control.State().Peer(room, c.sess.User)
 	}
@@ -133,7 +136,8 @@ func (g *Gateway) assemble(ctx context.Context, room string, t hub.Ticket, own u
 		return r, err
 	}
 	head := protocol.Joined{Type: protocol.TypeJoined, Ref: a.ref, ChatroomID: room,
-		Private: a.private, Peer: a.peer, Recovered: recovered, ReadUpTo: a.readUpTo}
+		Private: a.private, Peer: a.peer, Recovered: recovered, ReadUpTo: a.readUpTo,
+		Mode: a.rules.Mode, Moderator: a.rules.Moderator}
 	r.Reply = &hub.Frame{Data: protocol.EncodeEvents(head, datas(evs))}
 	for _, ev := range tail {
 		r.Tail = append(r.Tail, ev.Frame)

@@ -11,10 +11,10 @@ import (
 // first, for the history command and GET /history. A private room needs one of its two
 // users.
 func (g *Gateway) stored(ctx context.Context, user, room string, before *int64, limit int) ([]history.Stored, *protocol.Error) {
-	if protocol.IsPrivate(room) {
-		if err := g.control.Access(ctx, user, room, false); err != nil {
-			return nil, failure(g.log, "history", err)
-		}
+	// Private and members-mode rooms only for their members; no room for a user banned
+	// from it.
+	if err := g.control.Access(ctx, user, room, false); err != nil {
+		return nil, failure(g.log, "history", err)
 	}
 	var b uint64
 	if before != nil {

@@ -50,6 +50,11 @@ func (g *Gateway) markerMoved(user, room, conn string, id uint64) {
 // read marker with its unread count.
 func (c *conn) listRooms(ctx context.Context, cmd *protocol.Command) *protocol.Error {
 	rooms := c.g.control.State().Rooms(c.sess.User)
+	if c.admin {
+		for i := range rooms {
+			rooms[i].Moderator = true // chat_admin moderates every room
+		}
+	}
 	rctx, cancel := context.WithTimeout(ctx, c.g.cfg.JoinTimeout)
 	defer cancel()
 	if err := c.g.unread(rctx, c.sess.User, rooms); err != nil {

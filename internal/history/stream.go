@@ -48,7 +48,7 @@ func streamConfig(cfg Config) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              subject.Stream,
 		Description:       "Every stored chat event; one subject per room.",
-		Subjects:          []string{subject.EventsAll},
+		Subjects:          []string{subject.EventsAll, subject.FenceAll},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,

@@ -23,6 +23,7 @@ const (
 	CmdReact  = "react"
 	CmdTyping = "typing"
 	CmdRead   = "read"
+	CmdBan    = "ban" // a moderator bans a user from a room, or lifts the ban
 )
 
 // Default page sizes.
@@ -47,7 +48,7 @@ type Command struct {
 	ReplyTo *int64          `json:"replyTo,omitempty"` // message
 	Data    json.RawMessage `json:"data,omitempty"`    // message: an object, as sent
 	Emoji   *string         `json:"emoji,omitempty"`   // react
-	On      *bool           `json:"on,omitempty"`      // react
+	On      *bool           `json:"on,omitempty"`      // react, ban
 }
 
 // Decode parses one client frame into a validated command. On failure it returns the
@@ -124,6 +125,20 @@ func (c *Command) validate() *Error {
 		return CheckEmoji(*c.Emoji)
 	case CmdTyping:
 		return c.room()
+	case CmdBan:
+		if e := c.room(); e != nil {
+			return e
+		}
+		if c.UserID == "" {
+			return Errorf(CodeBadRequest, "userId is missing")
+		}
+		if !ValidName(c.UserID) {
+			return Errorf(CodeInvalidUser, "userId must be 1 to 64 of A-Z a-z 0-9 _ -")
+		}
+		if c.On == nil {
+			return Errorf(CodeBadRequest, "on is missing")
+		}
+		return nil
 	case CmdRead:
 		if e := c.room(); e != nil {
 			return e

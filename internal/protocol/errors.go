@@ -29,6 +29,7 @@ const (
 	CloseDisconnected = 4002 // disconnected by the server API: reconnecting is allowed
 	CloseProtocol     = 4500 // protocol violation: do not reconnect as is
 	CloseUnauthorized = 4501 // do not reconnect without a new token
+	CloseBanned       = 4503 // banned by the server API: do not reconnect
 )
 
 // Error is what a client sees of a failure: a protocol code and a short message, never an

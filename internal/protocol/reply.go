@@ -46,22 +46,31 @@ type Joined struct {
 	Peer       string            `json:"peer,omitempty"`
 	Recovered  bool              `json:"recovered"`
 	ReadUpTo   uint64            `json:"readUpTo"`
+	Mode       string            `json:"mode"`                // open, readonly or members
+	Moderator  bool              `json:"moderator,omitempty"` // the session's user is one
 	Events     []json.RawMessage `json:"events"`
 }
 
-// Left answers leave.
+// Left answers leave; unsolicited, with a reason, when the session was made to leave.
 type Left struct {
 	Type       string `json:"type"`
 	Ref        string `json:"ref,omitempty"`
 	ChatroomID string `json:"chatroomId"`
+	Reason     string `json:"reason,omitempty"` // LeftBanned, LeftDeleted
 }
 
-// Ack answers message once the event is durably stored.
+// Reasons of an unsolicited left.
+const (
+	LeftBanned  = "banned"  // a moderator banned the user from the room
+	LeftDeleted = "deleted" // the server API deleted the room
+)
+
+// Ack answers message once the event is durably stored (and ban, without an id).
 type Ack struct {
 	Type       string `json:"type"`
 	Ref        string `json:"ref,omitempty"`
 	ChatroomID string `json:"chatroomId"`
-	ID         uint64 `json:"id"`
+	ID         uint64 `json:"id,omitempty"`
 }
 
 // History answers history (and GET /history, without type and ref).
@@ -91,6 +100,8 @@ type RoomInfo struct {
 	Users      int    `json:"users"`
 	Private    bool   `json:"private"`
 	Peer       string `json:"peer,omitempty"`
+	Mode       string `json:"mode,omitempty"`      // open, readonly or members
+	Moderator  bool   `json:"moderator,omitempty"` // the user is one of the room's moderators
 	// Unread counts the message events by other users above the user's read marker, up
 	// to MaxUnread; nil when the user has no marker in the room.
 	Unread *int `json:"unread,omitempty"`

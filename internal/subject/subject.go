@@ -22,6 +22,8 @@ const (
 	GatewaysBucket = "chat_gateways"
 	// MarkersBucket holds every user's read marker of every room.
 	MarkersBucket = "chat_markers"
+	// BansBucket holds the bans: of a user from one room, and of a user from the chat.
+	BansBucket = "chat_bans"
 
 	// Users carries online/offline notices to every gateway (not stored).
 	Users = "chat.users"
@@ -30,6 +32,12 @@ const (
 	// Close carries "close these connections" notices of the server API to every gateway
 	// (not stored).
 	Close = "chat.close"
+	// Rules carries the changes every gateway must apply before they are answered (bans,
+	// a room's deletion): each live gateway replies once it has (not stored).
+	Rules = "chat.rules"
+	// FenceAll is the stream's subject for barriers: a gateway's barrier, stored behind
+	// everything it published before, tells it that all of that has been stored.
+	FenceAll = "chat.fence.>"
 	// API is the prefix of the server API's NATS subjects: API + "." + method.
 	API = "chat.api"
 )
@@ -45,3 +53,6 @@ func Typing(room string) string { return "chat.typing." + room }
 
 // Gateway is the control subject of one gateway (session take-overs are sent there).
 func Gateway(id string) string { return "chat.gateway." + id }
+
+// Fence is the barrier subject of one gateway (in the event stream, never a room's).
+func Fence(gateway string) string { return "chat.fence." + gateway }
