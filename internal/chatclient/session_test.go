@@ -80,8 +80,12 @@ func TestSessionAcrossReconnectsTakeoverAndQuit(t *testing.T) {
 	for _, l := range s.ConnLogs() {
 		codes = append(codes, l.Code)
 	}
-	if fmt.Sprint(codes[:3]) != "[-1 4001 1000]" {
-		t.Errorf("alice's connections ended with %v, want cut, 4001, 1000", codes)
+	// The quit's code is what the client's close handshake read back: 1000, or -1 when the
+	// gateway's echo did not come within coder/websocket's 5 s (seen once in ten runs on a
+	// machine with a load average of 9). That the gateway took it for a leave is checked
+	// above (a first join after it).
+	if fmt.Sprint(codes[:2]) != "[-1 4001]" || codes[2] != 1000 && codes[2] != -1 || s.ConnLogs()[2].Cause != "quit" {
+		t.Errorf("alice's connections ended with %v (the third by %q), want cut, 4001, quit", codes, s.ConnLogs()[2].Cause)
 	}
 }
 
