@@ -60,6 +60,9 @@ type Config struct {
 	Timeout time.Duration
 	// Logger receives the API's logs; nil discards them.
 	Logger *slog.Logger
+	// Observe, if set, hears every call of a known method: its name, its error code ("" when
+	// it succeeded) and how long it took, over either transport (the gateway's metrics).
+	Observe func(method, code string, took time.Duration)
 }
 
 // API runs the methods. Make it with New; serve it with Handler and Register.
@@ -116,10 +119,15 @@ func (a *API) Call(ctx context.Context, name string, body []byte) ([]byte, *prot
 	defer cancel()
 	start := time.Now()
 	out, e := m(ctx, body)
+	took, code := time.Since(start), ""
 	if e != nil {
-		a.log.Debug("api call refused", "method", name, "code", e.Code, "took", time.Since(start))
+		code = e.Code
+		a.log.Debug("api call refused", "method", name, "code", e.Code, "took", took)
 	} else {
-		a.log.Debug("api call", "method", name, "took", time.Since(start))
+		a.log.Debug("api call", "method", name, "took", took)
+	}
+	if a.cfg.Observe != nil {
+		a.cfg.Observe(name, code, took)
 	}
 	return out, e
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/chathub/chathub/internal/api"
 	"github.com/chathub/chathub/internal/control"
@@ -21,7 +22,14 @@ type serverAPI struct {
 // NATS service "chat"; without, neither transport serves (docs/api.md says why).
 func (g *Gateway) openAPI(plane *control.Plane) error {
 	a := api.New(api.Config{Store: g.store, Control: plane, Keys: g.cfg.APIKeys, Secret: g.cfg.AuthSecret,
-		Tokens: g.cfg.Tokens, GatewayID: g.cfg.ID, Logger: g.log})
+		Tokens: g.cfg.Tokens, GatewayID: g.cfg.ID, Logger: g.log,
+		Observe: func(method, code string, took time.Duration) {
+			if code == "" {
+				code = "ok"
+			}
+			g.metrics.apiCalls.WithLabelValues(method, code).Inc()
+			g.metrics.apiLat.Observe(took.Seconds())
+		}})
 	g.api = &serverAPI{api: a}
 	if !a.Enabled() {
 		return nil

@@ -22,6 +22,8 @@ type metrics struct {
 	publish    prometheus.Histogram
 	historyLat prometheus.Histogram
 	deferred   prometheus.Counter
+	apiCalls   *prometheus.CounterVec
+	apiLat     prometheus.Histogram
 }
 
 func newMetrics(g *Gateway) *metrics {
@@ -35,6 +37,10 @@ func newMetrics(g *Gateway) *metrics {
 	m.eventsIn = f.counter("chat_events_in_total", "Stored events received from the stream's live feed.")
 	m.publish = f.histogram("chat_publish_seconds", "Time to store a message in the event stream.")
 	m.historyLat = f.histogram("chat_history_seconds", "Time to build a joined or history reply.")
+	m.apiCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chat_api_calls_total",
+		Help: "Server API calls (HTTP and NATS), by method and outcome (ok or the error code)."}, []string{"method", "code"})
+	m.reg.MustRegister(m.apiCalls)
+	m.apiLat = f.histogram("chat_api_seconds", "Time to answer a server API call.")
 	m.deferred = f.counter("chat_presence_deferred_total", "Connection ends whose presence update failed at first and was tried again in the background.")
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),

@@ -323,3 +323,24 @@ func roomEvents(t *testing.T, g *chattest.Gateway, room string) []roomEvent {
 		since = page.Events[len(page.Events)-1].ID
 	}
 }
+
+// Every server API call is counted by method and outcome, whichever transport carried it.
+func TestAPICallsAreCounted(t *testing.T) {
+	g := gw(t, gateway.Config{APIKeys: []string{rulesKey}})
+	if status, out := apiCall(t, g, "users", map[string]any{}); status != 200 {
+		t.Fatalf("users: %d %s", status, out)
+	}
+	if status, out := apiCall(t, g, "publish", map[string]any{"chatroomId": "bad room!", "message": "x"}); status != 400 {
+		t.Fatalf("publish to a bad room: %d %s", status, out)
+	}
+	m := metrics(t, g)
+	if v := m[`chat_api_calls_total{code="ok",method="users"}`]; v != 1 {
+		t.Errorf("users calls counted ok: %v", v)
+	}
+	if v := m[`chat_api_calls_total{code="invalid_room",method="publish"}`]; v != 1 {
+		t.Errorf("publish calls counted invalid_room: %v (all: %v)", v, m["chat_api_calls_total"])
+	}
+	if v := m["chat_api_seconds_count"]; v != 2 {
+		t.Errorf("chat_api_seconds_count %v, want 2", v)
+	}
+}
