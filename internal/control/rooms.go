@@ -96,6 +96,14 @@ func (p *Plane) roomRecord(ctx context.Context, room string) (*roomRecord, error
 		return rec, nil
 	}
 	rec, _, err := get[roomRecord](ctx, p.rooms, room)
+	if err != nil || rec != nil {
+		return rec, err
+	}
+	// Absence is decided by the leader: a direct get may be answered by a replica that has
+	// not yet applied a room made a moment ago (a private room another gateway just opened,
+	// whose peer this gateway is asked to join: refused as forbidden, the randomized checker
+	// saw the peer left out of it).
+	rec, _, err = getLeader[roomRecord](ctx, bucket{kv: p.rooms, nc: p.nc}, room)
 	return rec, err
 }
 
