@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/protocol"
+	"github.com/chathub/chathub/internal/retry"
 	"github.com/chathub/chathub/internal/subject"
 	"github.com/nats-io/nats.go"
 )
@@ -61,19 +63,20 @@ func (fd *feed) idleFor() time.Duration {
 
 // run serves the feed until it is stopped, starting over after a failure.
 func (fd *feed) run(ctx context.Context) {
-	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
-		err := fd.serve(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		fd.owner.log.Warn("room feed failed, retrying", "room", fd.room, "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-	}
+	retry.Do(ctx, retry.Policy{First: 100 * time.Millisecond, Max: 5 * time.Second}, retry.Always,
+		func(ctx context.Context) error {
+			if err := fd.serve(ctx); err != nil || ctx.Err() != nil {
+				return err
+			}
+			return errFeedEnded
+		},
+		func(err error, wait time.Duration) {
+			fd.owner.log.Warn("room feed failed, retrying", "room", fd.room, "err", err, "in", wait)
+		})
 }
+
+// errFeedEnded is a feed's serve that ended without an error while the feed still runs.
+var errFeedEnded = errors.New("bridge: room feed ended")
 
 func (fd *feed) serve(ctx context.Context) error {
 	ch, stop := make(chan *nats.Msg, feedBuffer), make(chan struct{})

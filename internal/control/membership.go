@@ -8,6 +8,7 @@ import (
 
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/protocol"
+	"github.com/chathub/chathub/internal/retry"
 	"github.com/google/uuid"
 )
 
@@ -193,18 +194,12 @@ func (p *presence) emit(ctx context.Context, room, user string, o *owedEvent) (u
 	// decision, so an append that timed out (and may have been stored) is tried again until
 	// the stream answers or ctx ends, and stored at most once.
 	msgID := "p:" + typ + ":" + room + ":" + user + ":" + session + ":" + o.Decision
-	backoff := 100 * time.Millisecond
-	for {
-		id, _, err := p.store.Append(ctx, room, ev.Marshal(), msgID, history.Headers(typ, user, session))
-		if err == nil || !history.IsOutage(err) || ctx.Err() != nil {
-			return id, err
-		}
+	var id uint64
+	err := retry.Do(ctx, retry.Fast, history.IsOutage, func(ctx context.Context) (err error) {
+		id, _, err = p.store.Append(ctx, room, ev.Marshal(), msgID, history.Headers(typ, user, session))
+		return err
+	}, func(err error, _ time.Duration) {
 		p.log.Warn("presence event not stored yet, trying again", "room", room, "type", typ, "user", user, "err", err)
-		select {
-		case <-ctx.Done():
-			return 0, err
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
+	})
+	return id, err
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/markers"
+	"github.com/chathub/chathub/internal/retry"
 	"github.com/chathub/chathub/internal/webhook"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -167,7 +168,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 			g.tokens.Close()
 		}
 	}()
-	err = retry(ctx, g.log, "opening the event stream", func(ctx context.Context) (err error) {
+	err = startStep(ctx, g.log, "opening the event stream", func(ctx context.Context) (err error) {
 		g.store, err = history.Open(ctx, js, cfg.History)
 		return err
 	})
@@ -176,7 +177,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	}
 	var plane *control.Plane
 	ccfg := control.Config{GatewayID: cfg.ID, Grace: cfg.Grace, Replicas: cfg.History.Replicas, RoomExpiry: cfg.RoomExpiry}
-	err = retry(ctx, g.log, "opening the presence buckets", func(ctx context.Context) (err error) {
+	err = startStep(ctx, g.log, "opening the presence buckets", func(ctx context.Context) (err error) {
 		plane, err = control.Open(ctx, nc, g.store, ccfg, local{g}, g.log)
 		return err
 	})
@@ -184,7 +185,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g.control = plane
-	err = retry(ctx, g.log, "opening the markers bucket", func(ctx context.Context) (err error) {
+	err = startStep(ctx, g.log, "opening the markers bucket", func(ctx context.Context) (err error) {
 		g.markers, err = markers.Open(ctx, js, cfg.History.Replicas)
 		return err
 	})
@@ -330,28 +331,22 @@ func (l local) PrivateOpened(room, user, peer string) {
 	l.g.privateOpened(room, user, peer)
 }
 
-// retry runs a start-up step until it succeeds, fails for good (anything but an outage),
+// startStep runs a start-up step until it succeeds, fails for good (anything but an outage),
 // or ctx ends, each attempt with a short
 // deadline: on a NATS cluster that has just formed or restarted, the first requests to
 // create a stream or bucket can go unanswered while a later one succeeds at once.
-func retry(ctx context.Context, log *slog.Logger, what string, step func(context.Context) error) error {
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := step(actx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil || !history.IsOutage(err) {
-			return fmt.Errorf("gateway: %s: %w", what, err)
-		}
-		log.Warn(what+" failed, retrying", "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gateway: %s: %w", what, err)
-		case <-time.After(min(time.Duration(attempt)*500*time.Millisecond, 3*time.Second)):
-		}
+func startStep(ctx context.Context, log *slog.Logger, what string, step func(context.Context) error) error {
+	err := retry.Do(ctx, retry.Policy{First: 500 * time.Millisecond, Max: 3 * time.Second}, history.IsOutage,
+		func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return step(ctx)
+		},
+		func(err error, wait time.Duration) { log.Warn(what+" failed, retrying", "in", wait, "err", err) })
+	if err != nil {
+		return fmt.Errorf("gateway: %s: %w", what, err)
 	}
+	return nil
 }
 
 // pingWorkers is how many pings may wait for their pong at once, gateway-wide.

@@ -9,6 +9,7 @@ import (
 	"github.com/chathub/chathub/internal/control"
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/protocol"
+	"github.com/chathub/chathub/internal/retry"
 )
 
 // Recording a new connection in presence can fail for a moment: NATS slow or unreachable,
@@ -17,10 +18,7 @@ import (
 // few times, within a bounded time, before it gives up.
 // A stream or bucket leader election in a NATS cluster takes seconds: the tries go on for
 // as long as that.
-const (
-	openPresenceBackoff = 100 * time.Millisecond // then twice as long, up to a second
-	openPresenceTimeout = 10 * time.Second       // for all the tries
-)
+const openPresenceTimeout = 10 * time.Second // for all the tries (retry.Fast between them)
 
 // connectPresence records the connection in presence, trying again while the failure is
 // transient. It returns the connection taken over, if any try took one over, even with an
@@ -74,25 +72,20 @@ func (c *conn) presenceFailed(took *control.Takeover, err error) {
 // presence). If the gateway stops first, its run's heartbeat stops and the other gateways
 // end its sessions.
 func (g *Gateway) untilDone(log *slog.Logger, what string, fn func(context.Context) error) {
-	wait := time.Second
-	for attempt := 2; ; attempt++ {
-		select {
-		case <-g.runCtx.Done():
-			return
-		case <-time.After(wait):
-		}
-		ctx, cancel := context.WithTimeout(g.runCtx, 10*time.Second)
-		err := fn(ctx)
-		cancel()
-		switch {
-		case err == nil:
-			log.Info(what+" done", "attempt", attempt)
-			return
-		case !transient(err) && !errors.Is(err, context.DeadlineExceeded):
-			log.Warn(what+" failed for good", "attempt", attempt, "err", err)
-			return
-		}
-		wait = min(2*wait, 10*time.Second)
+	attempts := 0
+	err := retry.Do(g.runCtx, retry.Slow, func(err error) bool {
+		return transient(err) || errors.Is(err, context.DeadlineExceeded)
+	}, func(ctx context.Context) error {
+		attempts++
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return fn(ctx)
+	}, nil)
+	switch {
+	case err == nil:
+		log.Info(what+" done", "attempts", attempts)
+	case g.runCtx.Err() == nil:
+		log.Warn(what+" failed for good", "attempts", attempts, "err", err)
 	}
 }
 
@@ -104,17 +97,5 @@ func transient(err error) bool {
 // whileTransient runs fn, again after a short wait while it fails in a way that may pass
 // (a leader election in the NATS cluster), until ctx ends. fn must be safe to repeat.
 func whileTransient(ctx context.Context, fn func(context.Context) error) error {
-	backoff := openPresenceBackoff
-	for {
-		err := fn(ctx)
-		if err == nil || !transient(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
+	return retry.Do(ctx, retry.Fast, transient, fn, nil)
 }

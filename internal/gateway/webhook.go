@@ -15,7 +15,7 @@ func (g *Gateway) openWebhook(ctx context.Context, js jetstream.JetStream) error
 	}
 	cfg := *g.cfg.Webhook
 	cfg.Gateway = g.cfg.ID
-	err := retry(ctx, g.log, "opening the webhook consumer", func(ctx context.Context) (err error) {
+	err := startStep(ctx, g.log, "opening the webhook consumer", func(ctx context.Context) (err error) {
 		g.webhook, err = webhook.Open(ctx, js, cfg, g.log)
 		return err
 	})
