@@ -268,7 +268,10 @@ func (k *Check) gaps(i int, room string) []comeback {
 		if left, ok := l.Left[room]; ok && !left.Before(at) {
 			continue // it left the room: no comeback to it
 		}
-		if l.Cause != "takeover" && l.Cause != "quit" && !l.Ended.IsZero() {
+		// A take-over's old connection ends a run too: its new connection usually joins at
+		// once (a gap of nothing), but when NATS refused the new one (1013) the session
+		// was without a connection until a later one joined, and its grace could run out.
+		if l.Cause != "quit" && !l.Ended.IsZero() {
 			end, cause = l.Ended, l.Cause
 		}
 	}

@@ -66,7 +66,7 @@ func (p *presence) LeaveRoom(ctx context.Context, user, session, conn, room stri
 // the session (own, its event, is not 0) is undone by leaving the room. A join that found
 // the session counted already, from an earlier connection within its grace period, leaves
 // it as it was: the room goes back among the stale ones, which the sweeper takes it out of
-// if no join of it succeeds in time. (A resume that failed on a stream outage used to store
+// if no join of it succeeds within a grace period of this try. (A resume that failed on a stream outage used to store
 // a remove, and its retry an add: an exit and an entry of a session that never left.)
 func (p *presence) UndoJoin(ctx context.Context, user, session, conn, room string, own uint64) error {
 	if own != 0 {
@@ -78,9 +78,10 @@ func (p *presence) UndoJoin(ctx context.Context, user, session, conn, room strin
 		}
 		next := *cur
 		next.Stale = with(cur.Stale, room)
-		if next.StaleUntil == 0 {
-			next.StaleUntil = p.now().Add(p.grace).UnixMilli()
-		}
+		// A client that is trying to join again gets a grace period from its last try: a
+		// NATS outage longer than the grace must not take a connected session out of
+		// rooms it keeps asking for (the randomized checker saw exactly that).
+		next.StaleUntil = max(next.StaleUntil, p.now().Add(p.grace).UnixMilli())
 		return &next, nil
 	})
 	return ignoreSkip(err)

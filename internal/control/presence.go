@@ -9,6 +9,7 @@ import (
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/chathub/chathub/internal/subject"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 )
 
@@ -50,6 +51,12 @@ func (p *presence) Connect(ctx context.Context, user, session, conn string) (*Ta
 	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		next := &sessionRecord{UserID: user, SessionID: session, GatewayID: p.gateway, Run: p.run, Conn: conn}
 		took = nil
+		if cur != nil && cur.GraceUntil == 0 && openedAfter(cur.Conn, conn) {
+			// A connection the client opened later holds the session: this one is an
+			// attempt the client gave up on (its presence write was slow) and must not
+			// take the live one over.
+			return nil, ErrReplaced
+		}
 		if cur != nil {
 			next.Rooms, next.Stale = cur.Rooms, cur.Rooms
 			next.StaleUntil = p.now().Add(p.grace).UnixMilli()
@@ -162,4 +169,17 @@ func ignoreSkip(err error) error {
 		return nil
 	}
 	return err
+}
+
+// openedAfter reports whether connection a was opened after connection b, as far as their
+// ids tell: gateways name connections with UUIDv7, whose first 48 bits are the time of
+// opening in milliseconds. Ids of any other form are not ordered.
+func openedAfter(a, b string) bool {
+	ua, errA := uuid.Parse(a)
+	ub, errB := uuid.Parse(b)
+	if errA != nil || errB != nil || ua.Version() != 7 || ub.Version() != 7 {
+		return false
+	}
+	ta, tb := ua.Time(), ub.Time()
+	return ta > tb
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chathub/chathub/internal/subject"
+	"github.com/google/uuid"
 )
 
 // The rules of PROTOCOL.md's "Events" section that need no sweep: online/offline, the
@@ -185,4 +186,41 @@ func TestTakeoverKicksOldConnectionOnItsGateway(t *testing.T) {
 	}
 	w.wantEvents("lobby", "join alice s1")
 	w.wantNotices("online alice")
+}
+
+// A connection whose presence write comes after that of a connection of the same session
+// opened later (the client gave up on the first, whose write was slow, and opened another)
+// does not take the later one over: Connect refuses it. Connection ids are UUIDv7, ordered
+// by the time they were made.
+func TestSlowOlderConnectionDoesNotTakeOverANewerOne(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a, b := w.start("gw-a"), w.start("gw-b")
+	at := time.Now().UnixMilli()
+	older, newer, newest := connAt(at), connAt(at+1500), connAt(at+3000)
+
+	b.connect("alice", "s1", newer)
+	if _, err := a.Connect(w.ctx, "alice", "s1", older); !errors.Is(err, ErrReplaced) {
+		t.Fatalf("the older connection's Connect: %v, want ErrReplaced", err)
+	}
+	if rec := a.record("alice", "s1"); rec == nil || rec.Conn != newer {
+		t.Fatalf("the session's record after the older connection came: %+v, want held by %s", rec, newer)
+	}
+	if k := b.local.kicked(); len(k) != 0 {
+		t.Errorf("the newer connection was kicked: %q", k)
+	}
+
+	// The other way round is a take-over as always.
+	took, err := a.Connect(w.ctx, "alice", "s1", newest)
+	if err != nil || took == nil || took.Conn != newer {
+		t.Fatalf("a newer connection's Connect: took %+v, %v; want %s taken over", took, err, newer)
+	}
+}
+
+// connAt is a connection id made at unix millisecond ms: a UUIDv7, as a gateway makes them.
+func connAt(ms int64) string {
+	id := uuid.Must(uuid.NewV7())
+	for i := range 6 {
+		id[i] = byte(ms >> (8 * (5 - i)))
+	}
+	return id.String()
 }

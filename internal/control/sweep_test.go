@@ -293,14 +293,19 @@ func TestUndoJoinKeepsAResumedSessionCounted(t *testing.T) {
 	}
 	w.wantEvents("games", "join alice s1", "leave alice s1")
 
-	// A resume undone and never retried: out when its stale period ends.
+	// A resume undone late in its stale period gets a grace period from that try; never
+	// retried, it is out when that ends.
 	a.disconnect("alice", "s1", "c2", false)
 	a.connect("alice", "s1", "c3")
+	w.clock.Add(testGrace / 2)
 	own = a.join("alice", "s1", "c3", "lobby")
 	if err := a.UndoJoin(w.ctx, "alice", "s1", "c3", "lobby", own); err != nil {
 		t.Fatal(err)
 	}
-	w.clock.Add(testGrace - time.Millisecond)
+	w.clock.Add(testGrace / 2)
+	a.sweep()
+	w.wantEvents("lobby", "join alice s1")
+	w.clock.Add(testGrace/2 - time.Millisecond)
 	a.sweep()
 	w.wantEvents("lobby", "join alice s1")
 	w.clock.Add(time.Millisecond)

@@ -108,7 +108,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 // begin makes the connection's session once its identity is known.
 func (c *conn) begin(id identity) {
 	c.expires, c.admin = id.expires, id.admin
-	c.sess = hub.NewSession(id.user, id.session, uuid.NewString(), c.g.cfg.SendBudget, c.wake, c.cut)
+	c.sess = hub.NewSession(id.user, id.session, newConnID(), c.g.cfg.SendBudget, c.wake, c.cut)
 	c.log = c.g.log.With("user", id.user, "session", id.session, "conn", c.sess.Conn)
 	c.g.metrics.opened.Inc()
 }
@@ -345,4 +345,15 @@ func (c *conn) ping(ctx context.Context, timeout time.Duration) {
 	defer cancel()
 	c.pingSent.Store(time.Now().UnixNano())
 	_ = c.ws.Ping(ctx)
+}
+
+// newConnID names a connection: a UUIDv7, whose first bits are the time it was opened, so
+// that presence can tell an older connection of a session from a newer one (a slow attempt
+// the client gave up on must not take its newer connection over).
+func newConnID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
 }

@@ -47,6 +47,11 @@ func (c *conn) connectPresence(ctx context.Context) (*control.Takeover, error) {
 func (c *conn) presenceFailed(took *control.Takeover, err error) {
 	g := c.g
 	code := protocol.CloseInternal
+	if errors.Is(err, control.ErrReplaced) {
+		// The client opened a newer connection of this session while this one waited: it
+		// gave up on this one, which must not take the newer one over.
+		code = protocol.CloseReplaced
+	}
 	if transient(err) {
 		code = protocol.CloseTryLater
 		c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeUnavailable, "presence cannot be recorded now, retry later")))
