@@ -8,7 +8,7 @@ import { Connection } from './js/connection.js';
 import { drawerOpen, setDrawer } from './js/drawer.js';
 import { identity } from './js/identity.js';
 import { Login } from './js/login.js';
-import { Close, socketURL, tokenExpiry } from './js/protocol.js';
+import { Close, authFrame, socketURL, tokenExpiry } from './js/protocol.js';
 import { Sidebar } from './js/sidebar.js';
 import { Status } from './js/status.js';
 
@@ -27,6 +27,7 @@ let replacedNotice = null;
 
 const conn = new Connection({
   url: () => socketURL(location, { user: identity.user, token: identity.token, session: identity.session }),
+  firstFrame: () => authFrame(identity.token),
   onObject: (obj) => chat.handle(obj),
   onState: (s) => stateChanged(s),
 });

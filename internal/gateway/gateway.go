@@ -321,7 +321,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // local is this gateway's side of the control plane: what it asks of the local sessions.
 type local struct{ g *Gateway }
 
-func (l local) Notice(data []byte)              { l.g.hub.Broadcast(&hub.Frame{Data: data}) }
+func (l local) Notice(data []byte) { l.g.hub.Broadcast(&hub.Frame{Data: data}) }
 func (l local) Kick(user, session, conn string, code int, reason string) {
 	l.g.hub.Kick(user, session, conn, code, reason)
 }

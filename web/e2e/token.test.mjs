@@ -61,10 +61,15 @@ describe('chat page in token mode', { skip: skipReason(), timeout: 90000 }, () =
     const c = await page();
     try {
       const { page: p } = c;
+      const sockets = [];
+      p.on('websocket', (ws) => sockets.push(ws.url()));
       await p.goto(`${gw.base}/#token=${jwt(SECRET, { sub: 'bob', exp: now() + 600 })}`);
       await waitConnected(p);
       assert.equal(await p.locator('#me-name').textContent(), 'bob');
       assert.equal(new URL(p.url()).hash, '');
+      // The token goes as the first frame, never in the address (proxy and access logs).
+      assert.ok(sockets.length > 0, 'no WebSocket seen');
+      for (const u of sockets) assert.ok(!new URL(u).searchParams.has('token'), `token in ${u}`);
       assertClean(c);
     } finally {
       await c.context.close();

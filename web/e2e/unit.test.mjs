@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  authFrame,
   backoffDelay,
   isBlank,
   jwtClaims,
@@ -69,7 +70,10 @@ test('backoff doubles from 1 s to 16 s with jitter', () => {
 test('socket address: token mode when a token is held, open mode otherwise', () => {
   const loc = { protocol: 'https:', host: 'chat.example:8443' };
   assert.equal(socketURL(loc, { user: 'al ice', session: 's1' }), 'wss://chat.example:8443/ws?user=al+ice&session=s1');
-  assert.equal(socketURL({ protocol: 'http:', host: 'h' }, { user: 'u', token: 'a.b.c', session: 's' }), 'ws://h/ws?token=a.b.c&session=s');
+  // With a token, the address holds no secret: the token is the first frame.
+  assert.equal(socketURL({ protocol: 'http:', host: 'h' }, { user: 'u', token: 'a.b.c', session: 's' }), 'ws://h/ws?session=s');
+  assert.equal(authFrame('a.b.c'), '{"type":"auth","token":"a.b.c"}');
+  assert.equal(authFrame(''), null);
 });
 
 test('token claims are read for the refusal message', () => {

@@ -22,8 +22,9 @@ export class Connection {
    * @param {(s: object) => void} o.onState
    * @param {typeof WebSocket} [o.WebSocket]
    */
-  constructor({ url, onObject, onState, WebSocket: WS = globalThis.WebSocket }) {
+  constructor({ url, firstFrame, onObject, onState, WebSocket: WS = globalThis.WebSocket }) {
     this.url = url;
+    this.firstFrame = firstFrame; // what to send first on every new socket (the token), or null
     this.onObject = onObject;
     this.onState = onState;
     this.WS = WS;
@@ -100,6 +101,10 @@ export class Connection {
     this.ws = ws;
     this.lastFrame = Date.now();
     const started = Date.now();
+    ws.onopen = () => {
+      const first = this.firstFrame?.();
+      if (first && this.ws === ws) ws.send(first); // the token, before anything else
+    };
     ws.onmessage = (e) => this.receive(ws, e.data);
     ws.onclose = (e) => this.closed(ws, e.code, e.reason);
     ws.onerror = () => {}; // onclose follows and tells what happened

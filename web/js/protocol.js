@@ -91,16 +91,21 @@ export function randomId(len = 16) {
 }
 
 /**
- * socketURL builds the /ws address. With a token the gateway is asked for token mode,
- * otherwise for open mode with the user's name.
+ * socketURL builds the /ws address. With a token the address names only the session: the
+ * token goes as the first frame (authFrame), so it stays out of proxy and access logs.
+ * Without one it asks for open mode with the user's name.
  */
 export function socketURL(location, { user, token, session }) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const q = new URLSearchParams();
-  if (token) q.set('token', token);
-  else q.set('user', user);
+  if (!token) q.set('user', user);
   if (session) q.set('session', session);
   return `${scheme}//${location.host}/ws?${q}`;
+}
+
+/** authFrame is the first frame of a connection with a token (protocol 1.1), or null. */
+export function authFrame(token) {
+  return token ? JSON.stringify({ type: 'auth', token }) : null;
 }
 
 /** jwtClaims returns the claims of a JWT, unverified, or {} if it cannot be read. */
