@@ -115,7 +115,7 @@ func (c *conn) expired(u *unacked) {
 	for _, w := range c.acks.q {
 		if w.msgID != "" && w.tries < ackTries {
 			if err := c.send(w); err != nil {
-				c.log.Warn("message not sent again", "err", err)
+				c.log().Warn("message not sent again", "err", err)
 			}
 		}
 	}

@@ -37,7 +37,6 @@ type conn struct {
 	g    *Gateway
 	ws   *websocket.Conn
 	sess *hub.Session
-	log  *slog.Logger
 
 	frames  chan frame    // sent by the reader, closed when it ends; read by the loop
 	ended   chan struct{} // closed by the reader when it ends, after frames
@@ -121,8 +120,14 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 func (c *conn) begin(id identity) {
 	c.expires, c.admin = id.expires, id.admin
 	c.sess = hub.NewSession(id.user, id.session, uuid.NewString(), c.g.cfg.SendBudget, c.wake, c.cut)
-	c.log = c.g.log.With("user", id.user, "session", id.session, "conn", c.sess.Conn)
 	c.g.metrics.opened.Inc()
+}
+
+// log is the connection's logger. It is made when a line is logged, not kept: a logger
+// made by With holds its attributes formatted, a few hundred bytes of every connection,
+// and a connection logs little (its opening and its end).
+func (c *conn) log() *slog.Logger {
+	return c.g.log.With("user", c.sess.User, "session", c.sess.ID, "conn", c.sess.Conn)
 }
 
 // refuse sends an error frame (echoing ref) and closes with code.
@@ -166,7 +171,7 @@ func (c *conn) open(ctx context.Context) bool {
 		return false
 	}
 	g.control.Kick(ctx, c.sess.User, c.sess.ID, took)
-	c.log.Info("connection opened", "took_over", took != nil, "chat_admin", c.admin)
+	c.log().Info("connection opened", "took_over", took != nil, "chat_admin", c.admin)
 	return true
 }
 
@@ -203,7 +208,7 @@ func (c *conn) teardown(readErr error) {
 	g.hub.Unregister(c.sess)
 	code := int(c.cutWith.Load())
 	status := websocket.CloseStatus(readErr)
-	c.log.Info("connection closed", "client_code", int(status), "gateway_code", code, "err", errString(readErr, status))
+	c.log().Info("connection closed", "client_code", int(status), "gateway_code", code, "err", errString(readErr, status))
 	g.metrics.closed.WithLabelValues(closeLabel(code, status)).Inc()
 	if code == protocol.CloseReplaced {
 		return
@@ -217,9 +222,9 @@ func (c *conn) teardown(readErr error) {
 	if err := whileTransient(ctx, disconnect); err != nil {
 		// Not forgotten: the session record still says this connection holds it, and
 		// nobody else would ever end it while this gateway lives.
-		c.log.Warn("presence not updated at close; trying again in the background", "err", err)
+		c.log().Warn("presence not updated at close; trying again in the background", "err", err)
 		g.metrics.deferred.Inc()
-		go g.untilDone(c.log, "presence at close", disconnect)
+		go g.untilDone(c.log(), "presence at close", disconnect)
 	}
 	c.ws.CloseNow()
 }

@@ -114,7 +114,7 @@ func collect(buf *bytes.Buffer, taken []*hub.Frame) (data []byte, n, events, own
 func (c *conn) writeFailed(err error) {
 	if errors.Is(err, context.DeadlineExceeded) && c.cutWith.CompareAndSwap(0, protocol.CloseSlow) {
 		c.g.metrics.slow.Inc()
-		c.log.Info("client stopped reading; connection cut")
+		c.log().Info("client stopped reading; connection cut")
 	}
 	c.ws.CloseNow()
 }
