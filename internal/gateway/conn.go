@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -36,6 +37,7 @@ type conn struct {
 	// Set before the loop starts (the reader uses only ws); never changed.
 	g    *Gateway
 	ws   *websocket.Conn
+	nc   net.Conn // the hijacked connection under ws, for the writer's deadlines
 	sess *hub.Session
 
 	frames  chan frame    // sent by the reader, closed when it ends; read by the loop
@@ -82,7 +84,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{g: g, frames: make(chan frame), ended: make(chan struct{}), done: make(chan struct{}),
 		inbox: newInbox(), rooms: make(map[string]bool)}
 	c.looping.Store(true) // this goroutine holds the loop until it lets go (release)
-	ws, err := websocket.Accept(withSmallBuffers(w), r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(withSmallBuffers(w, &c.nc), r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled,
 		OriginPatterns:  g.cfg.AllowedOrigins,
 		OnPongReceived:  func(context.Context, []byte) { c.seen() },

@@ -19,10 +19,12 @@ const (
 )
 
 // smallBuffers is a ResponseWriter whose Hijack returns the connection with readBuffer and
-// writeBuffer sized buffers instead of net/http's.
+// writeBuffer sized buffers instead of net/http's, and records the connection in *nc (when
+// nc is not nil) for its owner's write deadlines.
 type smallBuffers struct {
 	http.ResponseWriter
 	hj http.Hijacker
+	nc *net.Conn
 }
 
 func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -31,7 +33,10 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	// What the client sent after its request is already in net/http's reader: it moves into
-	// the new one, which reads the connection after it.
+	// the new one, which reads the connection after it. It must be in the new buffer, not
+	// only behind it: coder/websocket takes what the buffer holds (Peek of Buffered) and
+	// resets the reader onto the connection; bytes still behind would be lost (a client
+	// that writes at once after the upgrade loses its first frame's first byte).
 	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	r := bufio.NewReaderSize(io.MultiReader(newBytesReader(pending), nc), max(readBuffer, len(pending)))
 	if _, err := r.Peek(len(pending)); err != nil {
@@ -39,13 +44,16 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w := bufio.NewWriterSize(&frameWriter{conn: nc}, writeBuffer)
+	if s.nc != nil {
+		*s.nc = nc
+	}
 	return nc, bufio.NewReadWriter(r, w), nil
 }
 
-// withSmallBuffers wraps w when it can be hijacked.
-func withSmallBuffers(w http.ResponseWriter) http.ResponseWriter {
+// withSmallBuffers wraps w when it can be hijacked; the hijacked connection goes to *nc.
+func withSmallBuffers(w http.ResponseWriter, nc *net.Conn) http.ResponseWriter {
 	if hj, ok := w.(http.Hijacker); ok {
-		return smallBuffers{ResponseWriter: w, hj: hj}
+		return smallBuffers{ResponseWriter: w, hj: hj, nc: nc}
 	}
 	return w
 }

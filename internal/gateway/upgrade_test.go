@@ -19,7 +19,7 @@ import (
 func TestHijackGivesSmallBuffers(t *testing.T) {
 	got := make(chan string, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		nc, brw, err := withSmallBuffers(w).(http.Hijacker).Hijack()
+		nc, brw, err := withSmallBuffers(w, nil).(http.Hijacker).Hijack()
 		if err != nil {
 			got <- err.Error()
 			return
@@ -60,7 +60,7 @@ func TestSmallBuffersKeepFramesWhole(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(withSmallBuffers(w), r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		ws, err := websocket.Accept(withSmallBuffers(w, nil), r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 		if err != nil {
 			return
 		}
