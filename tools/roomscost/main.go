@@ -152,7 +152,7 @@ func run(ctx context.Context, cfg config) error {
 	fmt.Printf("  latency p50 %v, p99 %v, mean %v\n", took[len(took)/2].Round(time.Microsecond),
 		took[min(len(took)-1, len(took)*99/100)].Round(time.Microsecond), (total / time.Duration(len(took))).Round(time.Microsecond))
 	if cfg.pid != 0 {
-		fmt.Printf("  gateway CPU %v per call (from /proc/%d/stat)\n", (time.Duration(cpu)*10*time.Millisecond/time.Duration(cfg.calls)).Round(time.Microsecond), cfg.pid)
+		fmt.Printf("  gateway CPU %v per call (from /proc/%d/stat)\n", (time.Duration(cpu) * 10 * time.Millisecond / time.Duration(cfg.calls)).Round(time.Microsecond), cfg.pid)
 	}
 	return nil
 }
