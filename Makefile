@@ -18,7 +18,7 @@ DEADCODE_VERSION    := v0.52.0
 STATICCHECK         := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 DEADCODE            := $(TOOLS)/deadcode-$(DEADCODE_VERSION)/deadcode
 
-.PHONY: run test test-go test-fuzz test-browser build bench bench-compare fmt lint cluster check-cluster soak-hostile clean
+.PHONY: run test test-go test-fuzz test-browser build bench bench-compare bench-idle fmt lint cluster check-cluster soak-hostile clean
 
 run:
 	$(GO) run ./cmd/gateway
@@ -79,6 +79,16 @@ bench-compare:
 	  CLIENTS=1000 ROOMS=10 PUBLISHERS=10 SIZE=100 WARMUP=2s DURATION=10s RATES='$(RATES)' ROUNDS=$(ROUNDS) \
 	  IDLE_CLIENTS=$(IDLE_CLIENTS) IDLE_WAIT=10s PROFILE_RATE=$(PROFILE_RATE) WORK_DIR=$(BENCH_DIR) \
 	  ./tools/bench/compare.sh
+
+# One idle run of the gateway process alone: IDLE_CLIENTS connections joined to 10 rooms,
+# server RSS per connection (tools/bench/idle.sh; IDLE_ENV="GOMEMLIMIT=192MiB" sets the
+# gateway's environment, DIAG=1 saves a heap profile and runtime metrics).
+IDLE_ENV ?=
+bench-idle:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/gateway ./cmd/gateway
+	$(GO) build -trimpath -o $(BIN)/bench ./tools/bench
+	GATEWAY_BIN=$(abspath $(BIN))/gateway BENCH_BIN=$(abspath $(BIN))/bench CLIENTS=$(IDLE_CLIENTS) \
+	  ./tools/bench/idle.sh $(IDLE_ENV)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

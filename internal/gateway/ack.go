@@ -46,6 +46,16 @@ type ackQueue struct {
 
 func (a *ackQueue) full() bool { return len(a.q) >= maxUnacked }
 
+func (a *ackQueue) empty() bool { return len(a.q) == 0 }
+
+// idle lets go of the timer while nothing waits: an idle connection holds none.
+func (a *ackQueue) idle() {
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+}
+
 func (a *ackQueue) push(u *unacked) { a.q = append(a.q, u) }
 
 func (a *ackQueue) pop() {
@@ -111,7 +121,7 @@ func (c *conn) expired(u *unacked) {
 	for _, w := range c.acks.q {
 		if w.msgID != "" && w.tries < ackTries {
 			if err := c.send(w); err != nil {
-				c.log.Warn("message not sent again", "err", err)
+				c.log().Warn("message not sent again", "err", err)
 			}
 		}
 	}

@@ -97,7 +97,7 @@ func (c *conn) leaveRoom(ctx context.Context, room, ref, reason string) *protoco
 		})
 		cancel()
 		if err != nil {
-			c.log.Warn("presence not updated at leave", "room", room, "err", err)
+			c.log().Warn("presence not updated at leave", "room", room, "err", err)
 		}
 	}
 	// Through the hub, after the leave above: no event of the room can follow it.
@@ -148,7 +148,7 @@ func (c *conn) history(ctx context.Context, cmd *protocol.Command) *protocol.Err
 
 // failure logs an internal error once and turns it into what the client may see.
 func (c *conn) failure(what string, err error) *protocol.Error {
-	return failure(c.log, what, err)
+	return failure(c.log(), what, err)
 }
 
 func failure(log interface{ Warn(string, ...any) }, what string, err error) *protocol.Error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -13,7 +14,6 @@ import (
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 )
 
 var errNoAnswer = errors.New("gateway: the event stream did not answer")
@@ -23,35 +23,45 @@ var errNoAnswer = errors.New("gateway: the event stream did not answer")
 //     loop is busy, so a client that sends faster than its commands run is not read);
 //   - the loop (serve) runs the client's commands one at a time and in order, and what
 //     others ask of the connection through its inbox; it alone owns the connection's rooms,
-//     rate allowance, token expiry and messages awaiting their acknowledgement;
+//     rate allowance, token expiry and messages awaiting their acknowledgement. It runs
+//     only while it has work: a frame offered, a request in the inbox, a message awaiting
+//     its ack (loop.go);
 //   - the writer writes what is queued for the session; it runs only while there is some.
 //
+// An idle connection has its reader only: one goroutine, whose stack the loop's commands
+// (which go deep into NATS) never grew, and small buffers (upgrade.go).
+//
 // A connection whose token comes as its first frame has no session until then: its reader
-// already runs, and the goroutine that waits for the token (awaitToken) becomes its loop.
+// already runs, and the goroutine that waits for the token (awaitToken) holds its loop.
 type conn struct {
 	// Set before the loop starts (the reader uses only ws); never changed.
 	g    *Gateway
 	ws   *websocket.Conn
+	nc   net.Conn // the hijacked connection under ws, for the writer's deadlines
 	sess *hub.Session
-	log  *slog.Logger
 
 	frames  chan frame    // sent by the reader, closed when it ends; read by the loop
+	ended   chan struct{} // closed by the reader when it ends, after frames
 	readErr error         // why the reader ended; read by the loop once frames is closed
 	inbox   *inbox        // sent to by anyone; read by the loop
 	done    chan struct{} // closed when the loop ends
 
-	writing  atomic.Bool  // a writer goroutine is running
-	cutWith  atomic.Int32 // the close code this side chose, 0 if none
-	lastSeen atomic.Int64 // unix nanos of the last sign of life: a frame or pong read, a write taken
-	pingSent atomic.Int64 // unix nanos of the last ping sent
+	writing  atomic.Bool   // a writer goroutine is running
+	looping  atomic.Bool   // a goroutine holds the loop: it owns the fields below
+	offered  atomic.Uint64 // frames the reader has offered the loop, its end included
+	cutWith  atomic.Int32  // the close code this side chose, 0 if none
+	lastSeen atomic.Int64  // unix nanos of the last sign of life: a frame or pong read, a write taken
+	pingSent atomic.Int64  // unix nanos of the last ping sent
 
 	// Owned by the loop.
-	rooms   map[string]bool // rooms whose joined reply has been queued
-	acks    ackQueue
-	closing bool        // a close is queued: further frames are not run
-	expires time.Time   // token mode: the token's exp; the connection ends Leeway after it
-	admin   bool        // token mode: the token's chat_admin, a moderator of every room
-	expiry  *time.Timer // token mode: tells the loop, through the inbox, that the token ran out
+	rooms       map[string]bool // rooms whose joined reply has been queued
+	acks        ackQueue
+	taken       uint64      // frames the loop has taken from the reader, its end included
+	closing     bool        // a close is queued: further frames are not run
+	readerEnded bool        // ended was seen closed
+	expires     time.Time   // token mode: the token's exp; the connection ends Leeway after it
+	admin       bool        // token mode: the token's chat_admin, a moderator of every room
+	expiry      *time.Timer // token mode: tells the loop, through the inbox, that the token ran out
 }
 
 // frame is one frame read from the client.
@@ -71,9 +81,10 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errConnectLimited)
 		return
 	}
-	c := &conn{g: g, frames: make(chan frame), done: make(chan struct{}), inbox: newInbox(),
-		rooms: make(map[string]bool)}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	c := &conn{g: g, frames: make(chan frame), ended: make(chan struct{}), done: make(chan struct{}),
+		inbox: newInbox(), rooms: make(map[string]bool)}
+	c.looping.Store(true) // this goroutine holds the loop until it lets go (release)
+	ws, err := websocket.Accept(withSmallBuffers(w, &c.nc), r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled,
 		OriginPatterns:  g.cfg.AllowedOrigins,
 		OnPongReceived:  func(context.Context, []byte) { c.seen() },
@@ -98,10 +109,12 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c.begin(id)
 	// Opening runs here; then the connection is served on goroutines of its own, which
-	// start with small stacks, and net/http lets go of the request and of this one.
+	// start with small stacks, and net/http lets go of the request and of this one. The
+	// loop starts when there is work for it.
 	if c.open(context.Background()) {
+		c.armExpiry()
 		go c.read()
-		go c.serve()
+		c.release()
 	}
 }
 
@@ -109,8 +122,14 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 func (c *conn) begin(id identity) {
 	c.expires, c.admin = id.expires, id.admin
 	c.sess = hub.NewSession(id.user, id.session, newConnID(), c.g.cfg.SendBudget, c.wake, c.cut)
-	c.log = c.g.log.With("user", id.user, "session", id.session, "conn", c.sess.Conn)
 	c.g.metrics.opened.Inc()
+}
+
+// log is the connection's logger. It is made when a line is logged, not kept: a logger
+// made by With holds its attributes formatted, a few hundred bytes of every connection,
+// and a connection logs little (its opening and its end).
+func (c *conn) log() *slog.Logger {
+	return c.g.log.With("user", c.sess.User, "session", c.sess.ID, "conn", c.sess.Conn)
 }
 
 // refuse sends an error frame (echoing ref) and closes with code.
@@ -160,67 +179,8 @@ func (c *conn) open(ctx context.Context) bool {
 		return false
 	}
 	g.control.Kick(ctx, c.sess.User, c.sess.ID, took)
-	c.log.Info("connection opened", "took_over", took != nil, "chat_admin", c.admin)
+	c.log().Info("connection opened", "took_over", took != nil, "chat_admin", c.admin)
 	return true
-}
-
-// read hands the client's frames to the loop until the connection ends.
-func (c *conn) read() {
-	defer close(c.frames)
-	for {
-		typ, data, err := c.ws.Read(context.Background())
-		if err != nil {
-			c.readErr = err
-			return
-		}
-		c.seen()
-		select {
-		case c.frames <- frame{typ, data}:
-		case <-c.done:
-			return
-		}
-	}
-}
-
-// serve is the connection's loop: it runs the client's frames and the inbox's requests,
-// and answers acknowledgements as the stream gives them, until the reader ends; then it
-// tears the connection down.
-func (c *conn) serve() {
-	defer c.g.conns.remove(c)
-	defer close(c.done)
-	ctx := context.Background()
-	c.armExpiry()
-	for {
-		frames, drained := c.frames, (<-chan struct{})(nil)
-		switch {
-		case c.acks.full():
-			frames = nil // run no more commands until the oldest message is answered
-		case c.overReplyLimit():
-			frames, drained = nil, c.sess.Drained() // nor while the client has much to read
-		}
-		u, stored, failed, timeout := c.acks.waits()
-		select {
-		case f, ok := <-frames:
-			if !ok {
-				c.teardown(c.readErr)
-				return
-			}
-			if !c.closing {
-				c.handle(ctx, f)
-			}
-		case <-drained:
-		case <-c.inbox.ready():
-			for _, req := range c.inbox.take() {
-				req(ctx, c)
-			}
-		case ack := <-stored:
-			c.settle(ctx, u, ack, nil, false)
-		case err := <-failed:
-			c.settle(ctx, u, nil, err, errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded))
-		case <-timeout:
-			c.settle(ctx, u, nil, errNoAnswer, true)
-		}
-	}
 }
 
 // handle checks and runs one frame of the client.
@@ -256,7 +216,7 @@ func (c *conn) teardown(readErr error) {
 	g.hub.Unregister(c.sess)
 	code := int(c.cutWith.Load())
 	status := websocket.CloseStatus(readErr)
-	c.log.Info("connection closed", "client_code", int(status), "gateway_code", code, "err", errString(readErr, status))
+	c.log().Info("connection closed", "client_code", int(status), "gateway_code", code, "err", errString(readErr, status))
 	g.metrics.closed.WithLabelValues(closeLabel(code, status)).Inc()
 	if code == protocol.CloseReplaced {
 		return
@@ -270,9 +230,9 @@ func (c *conn) teardown(readErr error) {
 	if err := whileTransient(ctx, disconnect); err != nil {
 		// Not forgotten: the session record still says this connection holds it, and
 		// nobody else would ever end it while this gateway lives.
-		c.log.Warn("presence not updated at close; trying again in the background", "err", err)
+		c.log().Warn("presence not updated at close; trying again in the background", "err", err)
 		g.metrics.deferred.Inc()
-		go g.untilDone(c.log, "presence at close", disconnect)
+		go g.untilDone(c.log(), "presence at close", disconnect)
 	}
 	c.ws.CloseNow()
 }

@@ -6,7 +6,7 @@ package gateway
 func (l local) CloseSessions(user, session string, code int, reason string) {
 	for _, c := range l.g.conns.ofUser(user) {
 		if session == "" || c.sess.ID == session {
-			c.log.Info("connection closed by the server API", "code", code)
+			c.log().Info("connection closed by the server API", "code", code)
 			c.cut(code, reason)
 		}
 	}

@@ -384,7 +384,7 @@ func (g *Gateway) pinger(ctx context.Context) {
 			sent, seen := c.pingSent.Load(), c.lastSeen.Load()
 			switch {
 			case sent > seen && now-sent > int64(every):
-				c.log.Info("peer did not answer a ping within an interval; connection cut")
+				c.log().Info("peer did not answer a ping within an interval; connection cut")
 				c.ws.CloseNow()
 			case sent <= seen && now-seen > int64(every/2):
 				select {

@@ -19,7 +19,7 @@ type request func(ctx context.Context, c *conn)
 
 func newInbox() *inbox { return &inbox{signal: make(chan struct{}, 1)} }
 
-// send queues r for the loop.
+// send queues r for the loop (conn.ask also wakes the loop).
 func (b *inbox) send(r request) {
 	b.mu.Lock()
 	b.reqs = append(b.reqs, r)
@@ -28,6 +28,13 @@ func (b *inbox) send(r request) {
 	case b.signal <- struct{}{}:
 	default:
 	}
+}
+
+// empty reports whether no request is waiting.
+func (b *inbox) empty() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.reqs) == 0
 }
 
 // ready is readable when requests are waiting.

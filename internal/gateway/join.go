@@ -112,7 +112,7 @@ func (c *conn) undoJoin(room string, was bool, own uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.g.control.UndoJoin(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room, own); err != nil {
-		c.log.Warn("presence not undone after a failed join", "room", room, "err", err)
+		c.log().Warn("presence not undone after a failed join", "room", room, "err", err)
 	}
 }
 

@@ -33,7 +33,7 @@ func (c *conn) connectPresence(ctx context.Context) (*control.Takeover, error) {
 			took = t // a later try finds the session already this connection's
 		}
 		if err != nil && transient(err) {
-			c.log.Info("presence not recorded yet, trying again", "err", err)
+			c.log().Info("presence not recorded yet, trying again", "err", err)
 		}
 		return err
 	})
@@ -56,7 +56,7 @@ func (c *conn) presenceFailed(took *control.Takeover, err error) {
 		code = protocol.CloseTryLater
 		c.reply(protocol.EncodeError("", protocol.Errorf(protocol.CodeUnavailable, "presence cannot be recorded now, retry later")))
 	}
-	c.log.Warn("presence unavailable; connection refused", "err", err, "close", code)
+	c.log().Warn("presence unavailable; connection refused", "err", err, "close", code)
 	c.closeNow(code)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -65,9 +65,9 @@ func (c *conn) presenceFailed(took *control.Takeover, err error) {
 		return g.control.Disconnect(ctx, c.sess.User, c.sess.ID, c.sess.Conn, false)
 	}
 	if err := disconnect(ctx); err != nil {
-		c.log.Warn("presence not updated at close; trying again in the background", "err", err)
+		c.log().Warn("presence not updated at close; trying again in the background", "err", err)
 		g.metrics.deferred.Inc()
-		go g.untilDone(c.log, "presence at close", disconnect)
+		go g.untilDone(c.log(), "presence at close", disconnect)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 // half of its room limit. It does not block: each connection's loop runs the join.
 func (g *Gateway) privateOpened(room, user, peer string) {
 	for _, c := range g.conns.ofUser(peer) {
-		c.inbox.send(func(ctx context.Context, c *conn) {
+		c.ask(func(ctx context.Context, c *conn) {
 			if c.rooms[room] {
 				return
 			}

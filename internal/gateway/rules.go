@@ -48,11 +48,11 @@ func (c *conn) ban(ctx context.Context, cmd *protocol.Command) *protocol.Error {
 	bctx, cancel := context.WithTimeout(ctx, c.g.cfg.JoinTimeout)
 	defer cancel()
 	if err := c.g.control.Ban(bctx, room, cmd.UserID, *cmd.On); err != nil {
-		c.log.Warn("ban not confirmed by every gateway", "room", room, "user", cmd.UserID, "err", err)
+		c.log().Warn("ban not confirmed by every gateway", "room", room, "user", cmd.UserID, "err", err)
 		return protocol.Errorf(protocol.CodeUnavailable,
 			"the ban is stored but not every gateway confirmed it yet: send it again")
 	}
-	c.log.Info("ban", "room", room, "user", cmd.UserID, "on", *cmd.On)
+	c.log().Info("ban", "room", room, "user", cmd.UserID, "on", *cmd.On)
 	c.reply(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: cmd.Ref, ChatroomID: room}))
 	return nil
 }
@@ -63,7 +63,7 @@ func (c *conn) ban(ctx context.Context, cmd *protocol.Command) *protocol.Error {
 func (l local) Banned(room, user string) {
 	for _, c := range l.g.conns.ofUser(user) {
 		if room == "" {
-			c.log.Info("connection closed: the user is banned")
+			c.log().Info("connection closed: the user is banned")
 			c.cut(protocol.CloseBanned, "banned")
 			continue
 		}

@@ -13,7 +13,8 @@ import (
 
 // awaitToken serves a connection opened without ?token= in token mode: its first frame
 // must be {"type":"auth","token":...}, within AuthTimeout; then it is welcomed and served
-// as any other, this goroutine becoming its loop. Anything else first, nothing in time, or
+// as any other. This goroutine holds the loop meanwhile (the reader's frames wait for it),
+// and lets go of it once the connection is open. Anything else first, nothing in time, or
 // a bad token is refused with unauthorized and 4501; a draining gateway closes it with 1001.
 // The reader already runs, so that the wait can end without cutting the socket.
 func (c *conn) awaitToken(session string) {
@@ -23,6 +24,7 @@ func (c *conn) awaitToken(session string) {
 	read, timedOut, draining := false, false, false
 	select {
 	case f, read = <-c.frames:
+		c.taken++
 	case <-timer.C:
 		timedOut = true
 	case <-g.conns.draining():
@@ -53,7 +55,8 @@ func (c *conn) awaitToken(session string) {
 		close(c.done)
 		return
 	}
-	c.serve()
+	c.armExpiry()
+	c.release()
 }
 
 // firstFrame reads the identity from a connection's first frame.
@@ -110,7 +113,7 @@ func (c *conn) armExpiry() {
 	}
 	d := time.Until(c.expires.Add(auth.Leeway))
 	if c.expiry == nil {
-		c.expiry = time.AfterFunc(d, func() { c.inbox.send(expire) })
+		c.expiry = time.AfterFunc(d, func() { c.ask(expire) })
 		return
 	}
 	c.expiry.Reset(d)

@@ -60,7 +60,7 @@ func (c *conn) typing(ctx context.Context, cmd *protocol.Command) *protocol.Erro
 		return nil
 	}
 	if err := c.g.feeds.Typing(room, c.sess.User); err != nil {
-		c.log.Debug("typing notice not sent", "room", room, "err", err)
+		c.log().Debug("typing notice not sent", "room", room, "err", err)
 	}
 	return nil
 }

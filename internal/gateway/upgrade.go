@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/http"
+)
+
+// The buffers a WebSocket keeps for its life. coder/websocket keeps the bufio.Reader and
+// bufio.Writer that the upgrade's http.Hijacker returns; net/http's are 4 KB each, 8 KB of
+// every idle connection. A client sends small commands (a larger frame is read past the
+// buffer, straight into the message), and frameWriter needs only a frame's header in the
+// write buffer.
+const (
+	readBuffer  = 512
+	writeBuffer = 128 // at least a control frame: 2 bytes of header, 125 of payload
+)
+
+// smallBuffers is a ResponseWriter whose Hijack returns the connection with readBuffer and
+// writeBuffer sized buffers instead of net/http's, and records the connection in *nc (when
+// nc is not nil) for its owner's write deadlines.
+type smallBuffers struct {
+	http.ResponseWriter
+	hj http.Hijacker
+	nc *net.Conn
+}
+
+func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := s.hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// What the client sent after its request is already in net/http's reader: it moves into
+	// the new one, which reads the connection after it. It must be in the new buffer, not
+	// only behind it: coder/websocket takes what the buffer holds (Peek of Buffered) and
+	// resets the reader onto the connection; bytes still behind would be lost (a client
+	// that writes at once after the upgrade loses its first frame's first byte).
+	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	r := bufio.NewReaderSize(io.MultiReader(newBytesReader(pending), nc), max(readBuffer, len(pending)))
+	if _, err := r.Peek(len(pending)); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	w := bufio.NewWriterSize(&frameWriter{conn: nc}, writeBuffer)
+	if s.nc != nil {
+		*s.nc = nc
+	}
+	return nc, bufio.NewReadWriter(r, w), nil
+}
+
+// withSmallBuffers wraps w when it can be hijacked; the hijacked connection goes to *nc.
+func withSmallBuffers(w http.ResponseWriter, nc *net.Conn) http.ResponseWriter {
+	if hj, ok := w.(http.Hijacker); ok {
+		return smallBuffers{ResponseWriter: w, hj: hj, nc: nc}
+	}
+	return w
+}
+
+func newBytesReader(b []byte) io.Reader {
+	r := make([]byte, len(b))
+	copy(r, b)
+	return &sliceReader{r}
+}
+
+// sliceReader reads a copy of bytes that net/http's reader held.
+type sliceReader struct{ b []byte }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// frameWriter sends each WebSocket frame in one system call although the write buffer in
+// front of it is small. coder/websocket writes a frame's header and payload through the
+// buffer and flushes it at the frame's end (it never puts two frames in one flush): a frame
+// larger than the buffer reaches frameWriter in two writes, the full buffer (the header and
+// the payload's start) and the rest. frameWriter reads the frame's length in its header,
+// holds the start, and writes both parts together (writev) when the rest comes. Writes are
+// serialized by coder/websocket's frame lock, and a frame is written whole within it.
+type frameWriter struct {
+	conn net.Conn
+	held [writeBuffer]byte
+	n    int // bytes held: the start of the current frame
+	due  int // bytes of the current frame still to come
+}
+
+func (w *frameWriter) Write(p []byte) (int, error) {
+	if w.due == 0 { // p starts a frame
+		total, ok := frameLen(p)
+		if ok && total > len(p) && len(p) <= len(w.held) {
+			w.n, w.due = copy(w.held[:], p), total-len(p)
+			return len(p), nil
+		}
+		return w.conn.Write(p) // a whole frame, or too little to tell: as it is
+	}
+	bufs, held := net.Buffers{w.held[:w.n], p}, w.n
+	w.n, w.due = 0, max(0, w.due-len(p)) // a rest in several parts goes out as it comes
+	n, err := bufs.WriteTo(w.conn)
+	return max(0, int(n)-held), err
+}
+
+// frameLen is the length of the frame that p starts with, header included; false when p is
+// too short to tell.
+func frameLen(p []byte) (int, bool) {
+	if len(p) < 2 {
+		return 0, false
+	}
+	header, size := 2, int(p[1]&0x7f)
+	switch size {
+	case 126:
+		if len(p) < 4 {
+			return 0, false
+		}
+		header, size = 4, int(binary.BigEndian.Uint16(p[2:4]))
+	case 127:
+		if len(p) < 10 {
+			return 0, false
+		}
+		n := binary.BigEndian.Uint64(p[2:10])
+		if n > 1<<40 {
+			return 0, false
+		}
+		header, size = 10, int(n)
+	}
+	if p[1]&0x80 != 0 { // masked (a client's frame; a server never sends one)
+		header += 4
+	}
+	return header + size, true
+}
