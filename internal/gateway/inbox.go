@@ -19,8 +19,11 @@ type request func(ctx context.Context, c *conn)
 
 func newInbox() *inbox { return &inbox{signal: make(chan struct{}, 1)} }
 
-// send queues r for the loop (conn.ask also wakes the loop).
-func (b *inbox) send(r request) {
+// queue adds r to the requests. Only conn.ask calls it: an idle connection has no loop
+// running, and a request queued without waking one waits until something else does (rooms
+// with rules, merged beside the idle rework, once queued its left replies this way and
+// they never came).
+func (b *inbox) queue(r request) {
 	b.mu.Lock()
 	b.reqs = append(b.reqs, r)
 	b.mu.Unlock()

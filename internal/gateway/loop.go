@@ -39,7 +39,7 @@ func (c *conn) read() {
 
 // ask queues req for the loop. It never blocks.
 func (c *conn) ask(req request) {
-	c.inbox.send(req)
+	c.inbox.queue(req)
 	c.wakeLoop()
 }
 

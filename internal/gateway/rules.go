@@ -67,7 +67,7 @@ func (l local) Banned(room, user string) {
 			c.cut(protocol.CloseBanned, "banned")
 			continue
 		}
-		c.inbox.send(func(ctx context.Context, c *conn) {
+		c.ask(func(ctx context.Context, c *conn) {
 			if c.rooms[room] {
 				c.leaveRoom(ctx, room, "", protocol.LeftBanned)
 			}
@@ -82,7 +82,7 @@ func (l local) RoomDeleted(room string) <-chan struct{} {
 	var all []pending
 	for _, c := range l.g.conns.all() {
 		left := make(chan struct{})
-		c.inbox.send(func(ctx context.Context, c *conn) {
+		c.ask(func(ctx context.Context, c *conn) {
 			defer close(left)
 			if c.rooms[room] {
 				c.leaveRoom(ctx, room, "", protocol.LeftDeleted)
