@@ -79,7 +79,7 @@ func TestRestartedGatewayKeepsReturningSessions(t *testing.T) {
 			sw.pass(w.ctx, w.clock.Now(), live, b.state.sessionList())
 			sw.sweep(w.ctx)
 			b.sweep()
-			if id, err := a2.JoinRoom(w.ctx, "alice", "s1", "a2-c1", "lobby"); id != 0 || err != nil {
+			if id, _, err := a2.JoinRoom(w.ctx, "alice", "s1", "a2-c1", "lobby"); id != 0 || err != nil {
 				t.Errorf("joining again after the sweeps: event %d, %v", id, err)
 			}
 			w.wantEvents("lobby", "join alice s1", "join bob s2")

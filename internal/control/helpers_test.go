@@ -241,7 +241,7 @@ func (g *gateway) takeOver(user, session, conn, old string) {
 // join joins a room and returns the id of the event it stored (0: none).
 func (g *gateway) join(user, session, conn, room string) uint64 {
 	g.w.t.Helper()
-	id, err := g.JoinRoom(g.w.ctx, user, session, conn, room)
+	id, _, err := g.JoinRoom(g.w.ctx, user, session, conn, room)
 	if err != nil {
 		g.w.t.Fatalf("JoinRoom %s %s %s %s: %v", user, session, conn, room, err)
 	}

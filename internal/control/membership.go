@@ -14,9 +14,11 @@ import (
 
 // JoinRoom counts a session in a room over all gateways and stores the event it makes:
 // join for the user's first session there, add for another, none for a session already
-// counted (a reconnect). It returns the stored event's id, or 0 when there is none.
-func (p *presence) JoinRoom(ctx context.Context, user, session, conn, room string) (uint64, error) {
-	_, err := update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
+// counted (a reconnect). It returns the stored event's id, or 0 when there is none, and the
+// id of the session's own join/add in the room: the stored one, or the one that counted it
+// before (0 when not known).
+func (p *presence) JoinRoom(ctx context.Context, user, session, conn, room string) (stored, enter uint64, err error) {
+	_, err = update(ctx, p.bucket, sessionKey(user, session), func(cur *sessionRecord) (*sessionRecord, error) {
 		if cur == nil || cur.Conn != conn {
 			return nil, ErrReplaced
 		}
@@ -25,17 +27,22 @@ func (p *presence) JoinRoom(ctx context.Context, user, session, conn, room strin
 		return &next, nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return p.changeMembers(ctx, room, user, session, func(cur *setRecord) ([]string, string) {
+	stored, err = p.changeMembers(ctx, room, user, session, func(cur *setRecord) ([]string, string) {
 		switch {
 		case cur.has(session):
+			enter = cur.Enters[session]
 			return nil, ""
 		case cur == nil || len(cur.Sessions) == 0:
 			return []string{session}, protocol.TypeJoin
 		}
 		return with(cur.Sessions, session), protocol.TypeAdd
 	})
+	if stored != 0 {
+		enter = stored
+	}
+	return stored, enter, err
 }
 
 // LeaveRoom takes a session out of a room and stores the event it makes: leave for the
@@ -130,7 +137,7 @@ func (p *presence) changeMembers(ctx context.Context, room, user, session string
 				return nil, errSkip
 			}
 			owed.Type = typ
-			return &setRecord{Sessions: sessions, Pending: mark, Owed: owed}, nil
+			return &setRecord{Sessions: sessions, Pending: mark, Owed: owed, Enters: entersOf(cur, sessions)}, nil
 		})
 		if errors.Is(err, errSkip) {
 			return 0, nil
@@ -154,7 +161,7 @@ func (p *presence) changeMembers(ctx context.Context, room, user, session string
 		}
 	}
 	id, err := p.emit(ctx, room, user, owed)
-	p.release(ctx, key, mark)
+	p.release(ctx, key, mark, owed, id)
 	return id, err
 }
 
@@ -162,17 +169,19 @@ func (p *presence) changeMembers(ctx context.Context, room, user, session string
 // to be stored) and clears the key's mark. The event's message id names its decision, so it
 // is stored once even if it was stored before.
 func (p *presence) settle(ctx context.Context, room, user string, cur *setRecord) error {
-	if _, err := p.emit(ctx, room, user, cur.Owed); err != nil {
+	id, err := p.emit(ctx, room, user, cur.Owed)
+	if err != nil {
 		return err
 	}
-	p.release(ctx, memberKey(room, user), cur.Pending)
+	p.release(ctx, memberKey(room, user), cur.Pending, cur.Owed, id)
 	p.log.Info("presence: stored the event of a change whose gateway died", "room", room, "user", user,
 		"type", cur.Owed.Type, "session", cur.Owed.Session)
 	return nil
 }
 
-// release clears the pending mark of a member key, deleting the key if no session is left.
-func (p *presence) release(ctx context.Context, key string, mark int64) {
+// release clears the pending mark of a member key, deleting the key if no session is left,
+// and records the id of the event o (stored as id; 0: not stored) when it is an enter.
+func (p *presence) release(ctx context.Context, key string, mark int64, o *owedEvent, id uint64) {
 	_, err := update(ctx, p.bucket, key, func(cur *setRecord) (*setRecord, error) {
 		if cur == nil || cur.Pending != mark {
 			return nil, errSkip
@@ -180,7 +189,14 @@ func (p *presence) release(ctx context.Context, key string, mark int64) {
 		if len(cur.Sessions) == 0 {
 			return nil, nil
 		}
-		return &setRecord{Sessions: cur.Sessions}, nil
+		next := &setRecord{Sessions: cur.Sessions, Enters: entersOf(cur, cur.Sessions)}
+		if id != 0 && (o.Type == protocol.TypeJoin || o.Type == protocol.TypeAdd) && cur.has(o.Session) {
+			if next.Enters == nil {
+				next.Enters = make(map[string]uint64, 1)
+			}
+			next.Enters[o.Session] = id
+		}
+		return next, nil
 	})
 	if ignoreSkip(err) != nil {
 		p.log.Warn("presence: pending mark not cleared", "key", key, "err", err)

@@ -166,7 +166,7 @@ func TestTakeoverKicksOldConnectionOnItsGateway(t *testing.T) {
 	}
 
 	// The replaced connections end, and change nothing.
-	if _, err := a.JoinRoom(w.ctx, "alice", "s1", "c2", "games"); !errors.Is(err, ErrReplaced) {
+	if _, _, err := a.JoinRoom(w.ctx, "alice", "s1", "c2", "games"); !errors.Is(err, ErrReplaced) {
 		t.Errorf("a join through a replaced connection: %v, want ErrReplaced", err)
 	}
 	a.leave("alice", "s1", "c2", "lobby")
@@ -223,4 +223,32 @@ func connAt(ms int64) string {
 		id[i] = byte(ms >> (8 * (5 - i)))
 	}
 	return id.String()
+}
+
+// JoinRoom tells a session already counted in a room the id of its own join/add, so the
+// gateway can end a reply there; a session that left and came back has its new one.
+func TestJoinRoomTellsTheEnterOfASessionCountedAlready(t *testing.T) {
+	w := newWorld(t, testGrace, testHeartbeat)
+	a := w.start("gw-a")
+	a.connect("alice", "s1", "c1")
+	a.connect("alice", "s2", "c2")
+	joined := a.join("alice", "s1", "c1", "lobby")
+	added := a.join("alice", "s2", "c2", "lobby")
+	for _, tc := range []struct {
+		session, conn string
+		want          uint64
+	}{{"s1", "c1", joined}, {"s2", "c2", added}} {
+		stored, enter, err := a.JoinRoom(w.ctx, "alice", tc.session, tc.conn, "lobby")
+		if err != nil || stored != 0 || enter != tc.want {
+			t.Errorf("%s joining again: stored %d, enter %d, %v; want 0, %d", tc.session, stored, enter, err, tc.want)
+		}
+	}
+	a.leave("alice", "s1", "c1", "lobby")
+	again := a.join("alice", "s1", "c1", "lobby")
+	if _, enter, _ := a.JoinRoom(w.ctx, "alice", "s1", "c1", "lobby"); enter != again || again == joined {
+		t.Errorf("after leaving and joining again: enter %d, want the new add %d", enter, again)
+	}
+	if _, enter, _ := a.JoinRoom(w.ctx, "alice", "s2", "c2", "lobby"); enter != added {
+		t.Errorf("s2's enter after s1 left and came back: %d, want %d", enter, added)
+	}
 }

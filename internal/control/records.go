@@ -30,6 +30,23 @@ type setRecord struct {
 	// stores it (under the same message id: once) before anything else happens to the key.
 	Pending int64      `json:"pending,omitempty"`
 	Owed    *owedEvent `json:"owed,omitempty"`
+	// Enters are the ids of the sessions' join/add events (member keys only), so that a
+	// join of a session already counted knows where its own event is.
+	Enters map[string]uint64 `json:"enters,omitempty"`
+}
+
+// entersOf keeps the enter ids of sessions only.
+func entersOf(cur *setRecord, sessions []string) map[string]uint64 {
+	if cur == nil || len(cur.Enters) == 0 {
+		return nil
+	}
+	out := make(map[string]uint64, len(sessions))
+	for _, s := range sessions {
+		if id, ok := cur.Enters[s]; ok {
+			out[s] = id
+		}
+	}
+	return out
 }
 
 // owedEvent is a decided presence event not yet known to be stored.

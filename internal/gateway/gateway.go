@@ -137,7 +137,7 @@ type controlPlane interface {
 	Connect(ctx context.Context, user, session, conn string) (*control.Takeover, error)
 	Disconnect(ctx context.Context, user, session, conn string, left bool) error
 	Kick(ctx context.Context, user, session string, t *control.Takeover)
-	JoinRoom(ctx context.Context, user, session, conn, room string) (uint64, error)
+	JoinRoom(ctx context.Context, user, session, conn, room string) (stored, enter uint64, err error)
 	LeaveRoom(ctx context.Context, user, session, conn, room string) error
 	UndoJoin(ctx context.Context, user, session, conn, room string, own uint64) error
 	Access(ctx context.Context, user, room string, create bool) error

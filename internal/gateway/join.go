@@ -50,25 +50,37 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	if err != nil {
 		return c.failure("join", err)
 	}
-	own, err := g.control.JoinRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room)
+	stored, enter, err := g.control.JoinRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room)
 	if err != nil {
 		return c.failure("join", err)
 	}
-	upto, err := g.joinPoint(ctx, room, own, a.since)
+	// The reply ends at the session's own join/add: the one this join stored, or, for a
+	// join without since of a session counted already (an earlier connection stored it and
+	// ended before its reply), the one that counted it, when it is recent enough to be in
+	// the hub's window (the events after it come as the reply's tail, from memory). A
+	// resume (since) gets no such end: what it has must not come again as the tail.
+	own, counted := stored, uint64(0)
+	if stored == 0 && a.since == nil && !was {
+		counted = enter
+	}
+	upto, err := g.joinPoint(ctx, room, max(own, counted), a.since)
 	if err != nil {
-		c.undoJoin(room, was, own)
+		c.undoJoin(room, was, stored)
 		return c.failure("join", err)
 	}
 	t, err := g.hub.Join(ctx, c.sess, room, upto)
 	if err != nil {
-		c.undoJoin(room, was, own)
+		c.undoJoin(room, was, stored)
 		return c.failure("join", err)
+	}
+	if counted > t.From && counted <= t.Upto {
+		own = counted
 	}
 	start := time.Now()
 	r, err := g.assemble(ctx, room, t, own, a)
 	since(g.metrics.historyLat, start)
 	if err != nil {
-		c.undoJoin(room, was, own)
+		c.undoJoin(room, was, stored)
 		return c.failure("join", err)
 	}
 	c.rooms[room] = true

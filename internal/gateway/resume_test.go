@@ -199,3 +199,33 @@ func TestResumeAcrossGateways(t *testing.T) {
 		t.Fatalf("resumed %v, want %v", got, want)
 	}
 }
+
+// A join without since by a session already counted in the room (its earlier connection
+// stored its join and ended before its reply, or was taken over) gets a reply that ends
+// with that join, as a first join's does; what was stored after it follows the reply, once.
+func TestJoinOfACountedSessionEndsWithItsOwnEvent(t *testing.T) {
+	g := gw(t, gateway.Config{})
+	bob := connect(t, g, "bob", "b1")
+	join(t, bob, "lobby")
+	first := connect(t, g, "alice", "a1")
+	j := join(t, first, "lobby")
+	own := j.Events[len(j.Events)-1]
+	if own.Type != "join" || own.UserID != "alice" {
+		t.Fatalf("alice's first reply ends with %s", own.Raw)
+	}
+	var later []uint64
+	for i := range 3 {
+		later = append(later, post(t, bob, "lobby", fmt.Sprint("after ", i)).ID)
+	}
+
+	second := connect(t, g, "alice", "a1") // takes the session over, still counted in lobby
+	r := join(t, second, "lobby")
+	if last := r.Events[len(r.Events)-1]; last.ID != own.ID {
+		t.Fatalf("the second reply ends with %s, want alice's own join %d", last.Raw, own.ID)
+	}
+	for _, id := range later {
+		if m := second.Until("message", nil); m.ID != id {
+			t.Fatalf("after the reply: message %d, want %d", m.ID, id)
+		}
+	}
+}
