@@ -123,8 +123,8 @@ func checkPrivate(t *testing.T, ctx context.Context, room string, msgID uint64, 
 	for _, cl := range []*chatclient.Session{a, b, outsider} {
 		member := cl != outsider
 		f, err := retryUnavailable(rctx, cl, map[string]any{"type": "rooms"})
-		if err != nil {
-			t.Fatalf("rooms of %s: %v", cl.User(), err)
+		if err != nil || f.Type != "rooms" {
+			t.Fatalf("rooms of %s: %+v, %v", cl.User(), f, err)
 		}
 		list, err := f.RoomList()
 		if err != nil {

@@ -221,7 +221,7 @@ func TestTokenModePrivateRoomAccess(t *testing.T) {
 			t.Fatalf("carol %v: %s", cmd, m.Raw)
 		}
 	}
-	if r := cc.Call(map[string]any{"type": "rooms"}); strings.Contains(string(r.Raw), room) {
+	if r := cc.Call(map[string]any{"type": "rooms"}); r.Type != "rooms" || strings.Contains(string(r.Raw), room) {
 		t.Fatalf("carol's rooms show alice and bob's room: %s", r.Raw)
 	}
 	if got := ca.Call(map[string]any{"type": "history", "chatroomId": room}).Events; len(got) != len(stored) {

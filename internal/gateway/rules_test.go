@@ -88,16 +88,13 @@ func setRoom(t *testing.T, gs []*chattest.Gateway, body map[string]any) {
 	}
 }
 
-// poll waits, polling every 10 ms, until cond holds; it fails the test after chattest.Timeout.
+// poll waits until cond holds; it fails the test after chattest.Timeout (the package's
+// waitFor, with that deadline).
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(chattest.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	waitFor(t, ctx, what, cond)
 }
 
 // joinedAs joins a room, checking the joined reply's mode and moderator.

@@ -71,14 +71,8 @@ func (s *Store) fetch(ctx context.Context, subj string, from uint64, n int, fn f
 
 // deliver hands one reply of a batch to fn; done reports the end of the batch.
 func deliver(m *nats.Msg, fn func(msg) bool) (done bool, err error) {
-	if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
-		switch status {
-		case "204", "404": // end of batch; no message at all
-			return true, nil
-		case "503":
-			return true, nats.ErrNoResponders
-		}
-		return true, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
+	if end, err := DirectStatus(m); end || err != nil {
+		return true, err
 	}
 	seq, err1 := strconv.ParseUint(m.Header.Get(nats.JSSequence), 10, 64)
 	pending, err2 := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
@@ -86,6 +80,25 @@ func deliver(m *nats.Msg, fn func(msg) bool) (done bool, err error) {
 		return true, fmt.Errorf("direct get: bad reply headers %v", m.Header)
 	}
 	return !fn(msg{seq: seq, pending: pending, data: m.Data}), nil
+}
+
+// DirectStatus reads a reply of a direct batch get for its status: end is true at the
+// server's end-of-batch marker and when nothing matched (a status of 204 or 404, err nil);
+// a status of 503 (no server answers: the stream is down or has no leader yet, as after a
+// cluster restart) is nats.ErrNoResponders, an outage; any other status is an error. A
+// reply carrying a message has no status: end false, err nil.
+func DirectStatus(m *nats.Msg) (end bool, err error) {
+	status := m.Header.Get("Status")
+	if status == "" || len(m.Data) > 0 {
+		return false, nil
+	}
+	switch status {
+	case "204", "404":
+		return true, nil
+	case "503":
+		return true, nats.ErrNoResponders
+	}
+	return true, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
 }
 
 // probe returns the first message of subj with a sequence >= from, and ok false when there is

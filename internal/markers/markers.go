@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/subject"
 )
 
@@ -127,11 +128,10 @@ func (s *Store) Of(ctx context.Context, user string) (map[string]uint64, error) 
 	for {
 		select {
 		case m := <-replies:
-			if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
-				if status == "204" || status == "404" {
-					return out, nil
-				}
-				return nil, fmt.Errorf("markers: read of %s: status %s %s", user, status, m.Header.Get("Description"))
+			if end, err := history.DirectStatus(m); err != nil {
+				return nil, fmt.Errorf("markers: read of %s: %w", user, err)
+			} else if end {
+				return out, nil
 			}
 			room := strings.TrimPrefix(m.Header.Get(nats.JSSubject), prefix)
 			var v value

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/natstest"
+	"github.com/chathub/chathub/internal/subject"
 )
 
 func open(t *testing.T) *Store {
@@ -109,4 +111,33 @@ func TestAdvanceOnlyForward(t *testing.T) {
 	}
 	stop()
 	<-watching
+}
+
+// TestOfWithNoStreamIsAnOutage reads a user's markers while the bucket's stream cannot
+// answer (deleted here; after a whole cluster restarts, until its stream has a leader
+// again): the server's "no responders" status is an outage, which the gateway answers with
+// unavailable (retry), not an internal error. (A CI run saw rooms fail so after every NATS
+// node had restarted.)
+func TestOfWithNoStreamIsAnOutage(t *testing.T) {
+	ns := natstest.Server(t, t.TempDir())
+	js := natstest.JetStream(t, ns)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Advance(ctx, "alice", "lobby", "c", 3); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Of(ctx, "alice"); err != nil || got["lobby"] != 3 {
+		t.Fatalf("Of: %v, %v; want lobby at 3", got, err)
+	}
+	if err := js.DeleteKeyValue(ctx, subject.MarkersBucket); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Of(ctx, "alice")
+	if !history.IsOutage(err) {
+		t.Fatalf("Of with the bucket gone: %v, %v; want an outage", got, err)
+	}
 }
