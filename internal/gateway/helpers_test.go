@@ -295,3 +295,12 @@ func mustUnmarshal(t *testing.T, b []byte, v any) {
 		t.Fatalf("%s: %v", b, err)
 	}
 }
+
+// lastEvent returns the last event of a joined or history reply.
+func lastEvent(t *testing.T, m chattest.Msg) chattest.Msg {
+	t.Helper()
+	if len(m.Events) == 0 {
+		t.Fatalf("no events in %s", m.Raw)
+	}
+	return m.Events[len(m.Events)-1]
+}

@@ -64,23 +64,28 @@ func TestDropWithinGraceEmitsNothing(t *testing.T) {
 	g := gw(t, gateway.Config{Grace: grace})
 	a1, b1 := connect(t, g, "alice", "a1"), connect(t, g, "bob", "b1")
 	witness := connect(t, g, "wit", "w1") // a session whose own drop marks time passing
-	for _, c := range []*chattest.Client{a1, b1, witness} {
-		join(t, c, "lobby")
-	}
+	own := lastEvent(t, join(t, a1, "lobby")).ID // alice's join
+	join(t, b1, "lobby")
+	join(t, witness, "lobby")
 	// Drain b1 up to here.
 	event(t, b1, "lobby", "join", "wit", "w1")
 
+	// Each rejoin stores nothing: its reply ends at the session's own join, stored by its
+	// first connection, and what came after it follows in order, once.
 	a1.Close(websocket.StatusGoingAway)
 	a1.Closed()
 	a1 = connect(t, g, "alice", "a1")
-	j := join(t, a1, "lobby")
-	if last := j.Events[len(j.Events)-1]; last.Type != "join" || last.UserID != "wit" {
-		t.Fatalf("rejoin after 1001 emitted %s", last.Raw)
+	if last := lastEvent(t, join(t, a1, "lobby")); last.Type != "join" || last.UserID != "alice" || last.ID != own {
+		t.Fatalf("rejoin after 1001: reply ends at %s of %s (%d), want alice's join %d", last.Type, last.UserID, last.ID, own)
 	}
+	event(t, a1, "lobby", "join", "bob", "b1")
+	event(t, a1, "lobby", "join", "wit", "w1")
 	a1.WS.CloseNow() // a dropped TCP connection, no close frame
 	a1.Closed()
 	a1 = connect(t, g, "alice", "a1")
-	join(t, a1, "lobby")
+	if last := lastEvent(t, join(t, a1, "lobby")); last.ID != own {
+		t.Fatalf("rejoin after a dropped connection: reply ends at %s of %s (%d), want alice's join %d", last.Type, last.UserID, last.ID, own)
+	}
 
 	// The witness drops now and does not come back: once its leave is emitted, alice's grace
 	// (and the window to rejoin her rooms) is over too.
@@ -136,7 +141,7 @@ func TestDropWithoutReturnExpires(t *testing.T) {
 func TestSessionTakeOver(t *testing.T) {
 	g := gw(t, gateway.Config{})
 	old, b1 := connect(t, g, "alice", "s1"), connect(t, g, "bob", "s1") // same session id
-	join(t, old, "lobby")
+	own := lastEvent(t, join(t, old, "lobby")).ID // alice's join
 	join(t, b1, "lobby")
 	event(t, old, "lobby", "join", "bob", "s1")
 	post(t, old, "lobby", "before")
@@ -146,9 +151,14 @@ func TestSessionTakeOver(t *testing.T) {
 	if code := old.Closed(); code != 4001 {
 		t.Fatalf("old connection closed with %d", code)
 	}
-	j := join(t, neu, "lobby")
-	if last := j.Events[len(j.Events)-1]; last.Type != "message" || last.Message != "before" {
-		t.Fatalf("take-over rejoin emitted %s", last.Raw)
+	// The new connection's join stores nothing: its reply ends at the session's own join,
+	// and what came after it follows in order.
+	if last := lastEvent(t, join(t, neu, "lobby")); last.Type != "join" || last.UserID != "alice" || last.ID != own {
+		t.Fatalf("take-over rejoin: reply ends at %s of %s (%d), want alice's join %d", last.Type, last.UserID, last.ID, own)
+	}
+	event(t, neu, "lobby", "join", "bob", "s1")
+	if m := event(t, neu, "lobby", "message", "alice", ""); m.Message != "before" {
+		t.Fatalf("after the reply: %s, want alice's message before", m.Raw)
 	}
 	post(t, neu, "lobby", "after")
 	if m := event(t, b1, "lobby", "message", "alice", ""); m.Message != "after" {
