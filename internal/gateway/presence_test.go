@@ -63,7 +63,7 @@ func TestDropWithinGraceEmitsNothing(t *testing.T) {
 	grace := 2 * time.Second
 	g := gw(t, gateway.Config{Grace: grace})
 	a1, b1 := connect(t, g, "alice", "a1"), connect(t, g, "bob", "b1")
-	witness := connect(t, g, "wit", "w1") // a session whose own drop marks time passing
+	witness := connect(t, g, "wit", "w1")        // a session whose own drop marks time passing
 	own := lastEvent(t, join(t, a1, "lobby")).ID // alice's join
 	join(t, b1, "lobby")
 	join(t, witness, "lobby")
@@ -141,7 +141,7 @@ func TestDropWithoutReturnExpires(t *testing.T) {
 func TestSessionTakeOver(t *testing.T) {
 	g := gw(t, gateway.Config{})
 	old, b1 := connect(t, g, "alice", "s1"), connect(t, g, "bob", "s1") // same session id
-	own := lastEvent(t, join(t, old, "lobby")).ID // alice's join
+	own := lastEvent(t, join(t, old, "lobby")).ID                       // alice's join
 	join(t, b1, "lobby")
 	event(t, old, "lobby", "join", "bob", "s1")
 	post(t, old, "lobby", "before")
