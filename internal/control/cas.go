@@ -24,6 +24,8 @@ const casTries = 20
 type bucket struct {
 	kv jetstream.KeyValue
 	nc *nats.Conn // for reads from the bucket stream's leader (getLeader)
+	// recent, if set, remembers our last writes, which update tries first (see recent).
+	recent *recent
 	// wrote, if set, hears every successful write at once (val nil: deleted), so the local
 	// copy reads our own writes before the watcher brings them.
 	wrote func(key string, val []byte, rev uint64)
@@ -40,15 +42,25 @@ type bucket struct {
 // on a past value. So after a conflict, or before keeping a decision not to write, key is
 // read again from the stream's leader, which has every acknowledged write: retries then
 // lose only to writers that really came in between, not to a lagging copy.
+//
+// When b remembers our own last write of key (b.recent), the first try takes that as the
+// key's value without reading it: a guess, which the compare-and-set checks like a read
+// from a lagging replica.
 func update[T any](ctx context.Context, b bucket, key string, change func(cur *T) (*T, error)) (*T, error) {
 	fresh := false // cur is the leader's
-	for range casTries {
+	for try := range casTries {
 		var cur *T
 		var rev uint64
 		var err error
-		if fresh {
+		switch val, r, ok := b.recent.get(key); {
+		case fresh:
 			cur, rev, err = getLeader[T](ctx, b, key)
-		} else {
+		case try == 0 && ok:
+			cur, rev = new(T), r
+			if json.Unmarshal(val, cur) != nil {
+				cur, rev, err = get[T](ctx, b.kv, key)
+			}
+		default:
 			cur, rev, err = get[T](ctx, b.kv, key)
 		}
 		if err != nil {
@@ -157,12 +169,16 @@ func write[T any](ctx context.Context, b bucket, key string, exists bool, rev ui
 			newRev, err = b.kv.Create(ctx, key, val)
 		}
 	}
+	if err != nil {
+		b.recent.forget(key)
+	}
 	if isConflict(err) {
 		return errConflict
 	}
 	if err != nil {
 		return fmt.Errorf("control: write %s: %w", key, err)
 	}
+	b.recent.put(key, val, newRev)
 	if b.wrote != nil {
 		b.wrote(key, val, newRev)
 	}

@@ -160,3 +160,74 @@ func TestUpdateContended(t *testing.T) {
 		t.Errorf("change called %d times, want %d", n, casTries)
 	}
 }
+
+// countingKV counts the direct reads of a real bucket.
+type countingKV struct {
+	jetstream.KeyValue
+	gets int
+}
+
+func (kv *countingKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	kv.gets++
+	return kv.KeyValue.Get(ctx, key)
+}
+
+// An update of a key this bucket wrote last tries its compare-and-set on what it wrote,
+// without a read; when another writer wrote the key since, that try loses and the update
+// reads the leader and applies the change to the other writer's value, which is not lost.
+func TestUpdateTriesOurOwnLastWriteFirst(t *testing.T) {
+	js := natstest.JetStream(t, natstest.Server(t, ""))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "cas"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckv := &countingKV{KeyValue: kv}
+	b := bucket{kv: ckv, nc: js.Conn(), recent: newRecent()}
+	inc := func(cur *casRecord) (*casRecord, error) {
+		if cur == nil {
+			return &casRecord{Conn: "a", N: 1}, nil
+		}
+		return &casRecord{Conn: cur.Conn, N: cur.N + 1}, nil
+	}
+	for range 3 {
+		if _, err := update(ctx, b, "k", inc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ckv.gets != 1 {
+		t.Errorf("%d reads for three updates, want 1 (the first: nothing remembered yet)", ckv.gets)
+	}
+	// Another writer (a second gateway: its own bucket and memory).
+	other := bucket{kv: kv, nc: js.Conn(), recent: newRecent()}
+	if _, err := update(ctx, other, "k", func(cur *casRecord) (*casRecord, error) {
+		return &casRecord{Conn: "b", N: cur.N + 10}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []casRecord
+	if _, err := update(ctx, b, "k", func(cur *casRecord) (*casRecord, error) {
+		seen = append(seen, *cur)
+		return inc(cur)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []casRecord{{"a", 3}, {"b", 13}}; !slices.Equal(seen, want) {
+		t.Errorf("change saw %v, want %v: our last write, then the leader's value", seen, want)
+	}
+	if cur, _, err := getLeader[casRecord](ctx, b, "k"); err != nil || cur == nil || *cur != (casRecord{"b", 14}) {
+		t.Errorf("stored %+v, %v; want {b 14}", cur, err)
+	}
+	// A delete is not remembered: the key is read again.
+	if _, err := update(ctx, b, "k", func(*casRecord) (*casRecord, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	gets := ckv.gets
+	if got, err := update(ctx, b, "k", inc); err != nil || got != nil {
+		t.Fatalf("update after the delete saw %+v, %v; want nothing", got, err)
+	}
+	if ckv.gets != gets+1 {
+		t.Errorf("%d reads for the update after a delete, want 1", ckv.gets-gets)
+	}
+}

@@ -105,7 +105,7 @@ func Open(ctx context.Context, nc *nats.Conn, store *history.Store, cfg Config, 
 		return nil, err
 	}
 	wrote := func(key string, val []byte, rev uint64) { p.state.apply(p.state.applyPresence, key, val, rev, false) }
-	p.presence = &presence{nc: nc, bucket: bucket{kv: kv, nc: nc, wrote: wrote}, store: store, gateway: cfg.GatewayID,
+	p.presence = &presence{nc: nc, bucket: bucket{kv: kv, nc: nc, wrote: wrote, recent: newRecent()}, store: store, gateway: cfg.GatewayID,
 		run: p.run, grace: cfg.Grace, log: log, now: cfg.Now}
 	return p, p.beat(ctx)
 }

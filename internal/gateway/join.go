@@ -35,6 +35,16 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	if !protocol.IsPrivate(room) && !c.mayCreate(room) {
 		return errRoomsLimited
 	}
+	// The user's read marker of the room is read while the join goes on: one round trip
+	// less to wait for.
+	var readUpTo uint64
+	marker := make(chan error, 1)
+	go func() {
+		marker <- whileTransient(ctx, func(ctx context.Context) (err error) {
+			readUpTo, err = g.markers.Get(ctx, c.sess.User, room)
+			return err
+		})
+	}()
 	err := whileTransient(ctx, func(ctx context.Context) error { return g.control.Access(ctx, c.sess.User, room, true) })
 	if err != nil {
 		return c.failure("join", err)
@@ -43,17 +53,15 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	if protocol.IsPrivate(room) && a.peer == "" {
 		a.private, a.peer = true, g.control.State().Peer(room, c.sess.User)
 	}
-	err = whileTransient(ctx, func(ctx context.Context) (err error) {
-		a.readUpTo, err = g.markers.Get(ctx, c.sess.User, room)
-		return err
-	})
-	if err != nil {
-		return c.failure("join", err)
-	}
 	stored, enter, err := g.control.JoinRoom(ctx, c.sess.User, c.sess.ID, c.sess.Conn, room)
 	if err != nil {
 		return c.failure("join", err)
 	}
+	if err := <-marker; err != nil {
+		c.undoJoin(room, was, stored)
+		return c.failure("join", err)
+	}
+	a.readUpTo = readUpTo
 	// The reply ends at the session's own join/add: the one this join stored, or, for a
 	// join without since of a session counted already (an earlier connection stored it and
 	// ended before its reply), the one that counted it, when it is recent enough to be in
