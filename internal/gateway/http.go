@@ -224,21 +224,16 @@ func (g *Gateway) historySlot(ctx context.Context) (release func(), e *protocol.
 	if slots == nil {
 		return func() {}, nil
 	}
-	release = func() { <-slots }
-	select {
-	case slots <- struct{}{}:
+	release = func() { slots.Release(1) }
+	if slots.TryAcquire(1) {
 		return release, nil
-	default:
 	}
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	select {
-	case slots <- struct{}{}:
-		return release, nil
-	case <-t.C:
-	case <-ctx.Done():
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := slots.Acquire(ctx, 1); err != nil {
+		return nil, protocol.Errorf(protocol.CodeRateLimited, "too many history reads at once, retry shortly")
 	}
-	return nil, protocol.Errorf(protocol.CodeRateLimited, "too many history reads at once, retry shortly")
+	return release, nil
 }
 
 func (g *Gateway) serveUsers(w http.ResponseWriter, _ *http.Request) {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/chathub/chathub/internal/protocol"
 )
 
@@ -50,7 +52,7 @@ type Limits struct {
 // limiters are a gateway's buckets, made once from its Limits.
 type limiters struct {
 	commands, messages, connects, userConnects, roomCreates *buckets
-	historyReads                                            chan struct{} // nil: no limit
+	historyReads                                            *semaphore.Weighted // nil: no limit
 }
 
 func (l Limits) limiters() *limiters {
@@ -62,7 +64,7 @@ func (l Limits) limiters() *limiters {
 		roomCreates:  newBuckets(l.RoomCreateRate, l.RoomCreateBurst),
 	}
 	if l.HistoryReads > 0 {
-		lim.historyReads = make(chan struct{}, l.HistoryReads)
+		lim.historyReads = semaphore.NewWeighted(int64(l.HistoryReads))
 	}
 	return lim
 }
