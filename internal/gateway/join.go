@@ -63,12 +63,12 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	}
 	a.readUpTo = readUpTo
 	// The reply ends at the session's own join/add: the one this join stored, or, for a
-	// join without since of a session counted already (an earlier connection stored it and
-	// ended before its reply), the one that counted it, when it is recent enough to be in
-	// the hub's window (the events after it come as the reply's tail, from memory). A
-	// resume (since) gets no such end: what it has must not come again as the tail.
+	// session counted already (an earlier connection stored its join or add and ended
+	// before its reply, or was taken over), the one that counted it, unless the client has
+	// it already (a since at or after it). What came after it follows as the reply's tail,
+	// when that is short (assemble).
 	own, counted := stored, uint64(0)
-	if stored == 0 && a.since == nil && !was {
+	if stored == 0 && !was && (a.since == nil || *a.since < 0 || enter > uint64(*a.since)) {
 		counted = enter
 	}
 	upto, err := g.joinPoint(ctx, room, max(own, counted), a.since)
@@ -81,11 +81,8 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 		c.undoJoin(room, was, stored)
 		return c.failure("join", err)
 	}
-	if counted > t.From && counted <= t.Upto {
-		own = counted
-	}
 	start := time.Now()
-	r, err := g.assemble(ctx, room, t, own, a)
+	r, err := g.assemble(ctx, room, t, own, counted, a)
 	since(g.metrics.historyLat, start)
 	if err != nil {
 		c.undoJoin(room, was, stored)
@@ -139,21 +136,36 @@ func (c *conn) undoJoin(room string, was bool, own uint64) {
 // assemble builds the joined reply from the ticket's window, reading the stream only for
 // what the window does not hold. The reply's events end at the session's own event (own),
 // or at the ticket's end when it has none; events after it up to the ticket's end follow
-// as the tail, then the live ones.
-func (g *Gateway) assemble(ctx context.Context, room string, t hub.Ticket, own uint64, a joinArgs) (hub.Reply, error) {
+// as the tail, then the live ones. A session counted already ends its reply at the event
+// that counted it (counted) when at most a window's worth of the room's events came after
+// it; after more, at the ticket's end, so that a rejoin does not replay a long history as
+// live events.
+func (g *Gateway) assemble(ctx context.Context, room string, t hub.Ticket, own, counted uint64, a joinArgs) (hub.Reply, error) {
 	v := view{g: g, room: room, t: t}
 	end := t.Upto
 	if own != 0 {
 		end = own
 	}
 	var r hub.Reply
+	var tail []hub.Event
+	tailRead := false
+	if own == 0 && counted != 0 && counted <= t.Upto {
+		evs, more, err := v.rng(ctx, counted, t.Upto, g.windowSize())
+		if err != nil {
+			return r, err
+		}
+		if !more {
+			end, tail, tailRead = counted, evs, true
+		}
+	}
 	evs, recovered, err := v.history(ctx, end, a, &r)
 	if err != nil {
 		return r, err
 	}
-	tail, _, err := v.rng(ctx, end, t.Upto, 1<<20)
-	if err != nil {
-		return r, err
+	if !tailRead {
+		if tail, _, err = v.rng(ctx, end, t.Upto, 1<<20); err != nil {
+			return r, err
+		}
 	}
 	head := protocol.Joined{Type: protocol.TypeJoined, Ref: a.ref, ChatroomID: room,
 		Private: a.private, Peer: a.peer, Recovered: recovered, ReadUpTo: a.readUpTo,
@@ -223,4 +235,12 @@ func datas(evs []hub.Event) [][]byte {
 		out[i] = ev.Frame.Data
 	}
 	return out
+}
+
+// windowSize is how many recent events the hub keeps per room.
+func (g *Gateway) windowSize() int {
+	if g.cfg.Window > 0 {
+		return g.cfg.Window
+	}
+	return hub.DefaultWindow
 }

@@ -229,3 +229,56 @@ func TestJoinOfACountedSessionEndsWithItsOwnEvent(t *testing.T) {
 		}
 	}
 }
+
+// The same on another gateway, where the room's window starts after the session's join
+// (nobody there was in the room): the reply still ends with it and the later events follow
+// (read from the stream). A rejoin with a since before that join ends there too, without
+// the events up to since; one with a since after it is an ordinary resume.
+func TestJoinOfACountedSessionOnAnotherGateway(t *testing.T) {
+	g1, g2, _ := gw2(t, gateway.Config{})
+	bob := connect(t, g1, "bob", "b1")
+	before := lastEvent(t, join(t, bob, "lobby")).ID // bob's join
+	post(t, bob, "lobby", "before alice")
+	first := connect(t, g1, "alice", "a1")
+	own := lastEvent(t, join(t, first, "lobby"))
+	if own.Type != "join" || own.UserID != "alice" {
+		t.Fatalf("alice's first reply ends with %s", own.Raw)
+	}
+	var later []uint64
+	for i := range 3 {
+		later = append(later, post(t, bob, "lobby", fmt.Sprint("after ", i)).ID)
+	}
+	for _, c := range []struct {
+		name  string
+		since any // nil: none
+		from  uint64
+	}{{"no since", nil, 0}, {"since before the join", before, before}} {
+		second := connect(t, g2, "alice", "a1") // takes the session over, still counted in lobby
+		var r chattest.Msg
+		if c.since == nil {
+			r = join(t, second, "lobby")
+		} else {
+			r = join(t, second, "lobby", "since", c.since)
+		}
+		if last := lastEvent(t, r); last.ID != own.ID {
+			t.Fatalf("%s: the reply ends with %s, want alice's own join %d", c.name, last.Raw, own.ID)
+		}
+		if first := r.Events[0].ID; first <= c.from {
+			t.Fatalf("%s: the reply begins with %d, at or before since %d", c.name, first, c.from)
+		}
+		for _, id := range later {
+			if m := second.Until("message", nil); m.ID != id {
+				t.Fatalf("%s: after the reply: message %d, want %d", c.name, m.ID, id)
+			}
+		}
+	}
+	third := connect(t, g2, "alice", "a1")
+	r := join(t, third, "lobby", "since", later[0])
+	var ids []uint64
+	for _, e := range r.Events {
+		ids = append(ids, e.ID)
+	}
+	if !slices.Equal(ids, later[1:]) {
+		t.Fatalf("resume since %d: reply %v, want %v", later[0], ids, later[1:])
+	}
+}

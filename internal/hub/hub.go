@@ -12,9 +12,13 @@ import (
 // ErrClosed is returned by calls made after Run has returned.
 var ErrClosed = errors.New("hub: closed")
 
+// DefaultWindow is how many recent events a room keeps in memory when Config says none.
+const DefaultWindow = 256
+
 // Config of a hub. Zero values are documented per field.
 type Config struct {
-	// Window is how many recent events the hub keeps per room for joins; zero means 256.
+	// Window is how many recent events the hub keeps per room for joins; zero means
+	// DefaultWindow.
 	Window int
 	// PendingMax bounds the live events held for a session while its join is answered;
 	// over it the session is cut as too slow. Zero means 4096.
@@ -69,7 +73,7 @@ type request interface{ apply(h *Hub) }
 // New makes a hub; nothing runs until Run.
 func New(cfg Config) *Hub {
 	if cfg.Window <= 0 {
-		cfg.Window = 256
+		cfg.Window = DefaultWindow
 	}
 	if cfg.PendingMax <= 0 {
 		cfg.PendingMax = 4096
