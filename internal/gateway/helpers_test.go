@@ -203,6 +203,27 @@ func notice(t *testing.T, c *chattest.Client, typ, user string) chattest.Msg {
 	return c.Until(typ, func(m chattest.Msg) bool { return m.UserID == user })
 }
 
+// exit waits for a user's last exit of a room, as event does for its leave, and for the
+// offline notice that goes with it, which may come before or after the leave: notices
+// and room events travel apart (core NATS and the stream), and nothing orders one after
+// the other.
+func exit(t *testing.T, c *chattest.Client, room, user, session string) {
+	t.Helper()
+	left, offline := false, false
+	for !left || !offline {
+		m := c.Next()
+		switch {
+		case m.Type == "offline" && m.UserID == user:
+			offline = true
+		case m.Ref != "" || m.ChatroomID != room:
+		case m.Type != "leave" || m.UserID != user || (session != "" && m.SessionID != session) || m.ID == 0 || left:
+			t.Fatalf("want leave of %s/%s in %s, got %s", user, session, room, m.Raw)
+		default:
+			left = true
+		}
+	}
+}
+
 type userInfo struct {
 	UserID   string `json:"userId"`
 	Sessions int    `json:"sessions"`

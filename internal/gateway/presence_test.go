@@ -49,8 +49,7 @@ func TestCloseNormalLeavesAtOnce(t *testing.T) {
 	event(t, b1, "lobby", "remove", "alice", "a1")
 	a2.Until("remove", func(m chattest.Msg) bool { return m.SessionID == "a1" })
 	a2.Close(websocket.StatusNormalClosure)
-	event(t, b1, "lobby", "leave", "alice", "a2")
-	notice(t, b1, "offline", "alice")
+	exit(t, b1, "lobby", "alice", "a2")
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("close 1000 took %v to be seen", d)
 	}
@@ -90,8 +89,7 @@ func TestDropWithinGraceEmitsNothing(t *testing.T) {
 	// The witness drops now and does not come back: once its leave is emitted, alice's grace
 	// (and the window to rejoin her rooms) is over too.
 	witness.WS.CloseNow()
-	event(t, b1, "lobby", "leave", "wit", "w1") // nothing of alice before it
-	notice(t, b1, "offline", "wit")
+	exit(t, b1, "lobby", "wit", "w1") // nothing of alice before it
 	post(t, a1, "lobby", "still here")
 	if m := event(t, b1, "lobby", "message", "alice", ""); m.Message != "still here" {
 		t.Fatalf("b1 got %s", m.Raw)
@@ -126,8 +124,7 @@ func TestDropWithoutReturnExpires(t *testing.T) {
 	}
 	event(t, b1, "lobby", "remove", "alice", "a1")
 	a2.WS.CloseNow()
-	event(t, b1, "lobby", "leave", "alice", "a2")
-	notice(t, b1, "offline", "alice")
+	exit(t, b1, "lobby", "alice", "a2")
 	if d := time.Since(start); d > 2*grace+5*time.Second {
 		t.Fatalf("expired after %v", d)
 	}
@@ -179,7 +176,6 @@ func TestSessionTakeOver(t *testing.T) {
 	}
 	// And bob leaving with 1000 is bob's leave only.
 	b1.Close(websocket.StatusNormalClosure)
-	event(t, neu, "lobby", "leave", "bob", "s1")
-	notice(t, neu, "offline", "bob")
+	exit(t, neu, "lobby", "bob", "s1")
 	quiet(t, neu, "bob's close")
 }

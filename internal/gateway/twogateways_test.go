@@ -49,8 +49,7 @@ func TestTwoGatewaysChatAndPresence(t *testing.T) {
 	event(t, b1, "lobby", "remove", "alice", "a1")
 	a2.Until("remove", func(m chattest.Msg) bool { return m.SessionID == "a1" })
 	a2.WS.CloseNow() // dropped: gw-2 (or gw-1) expires it after the grace period
-	event(t, b1, "lobby", "leave", "alice", "a2")
-	notice(t, b1, "offline", "alice")
+	exit(t, b1, "lobby", "alice", "a2")
 }
 
 // TestTwoGatewaysPrivateAndTakeOver checks the unsolicited joined of a peer on the other
