@@ -199,7 +199,13 @@ func (s *Session) serve(ctx context.Context, c *Conn, gen int) {
 		case <-s.takeoverc:
 			var err error
 			if next, ngen, err = s.connect(ctx); err != nil {
-				c.Cut() // taken over by nothing: reconnect as after a drop
+				// Taken over by nothing: the client cuts the connection itself and
+				// reconnects as after a drop. Its end is the client's doing, whatever the
+				// code (the checker saw this as an unexplained cut during a NATS kill).
+				s.mu.Lock()
+				s.conns[gen-1].Cause = "cut"
+				s.mu.Unlock()
+				c.Cut()
 			}
 		}
 		stop()
