@@ -134,14 +134,14 @@ func TestSlowSteadyReaderIsNotCut(t *testing.T) {
 // A client that stops reading is cut, and a reading one in the same room is not slowed.
 func TestStoppedReaderIsCutOthersServed(t *testing.T) {
 	// Small socket buffers, so what the stopped client does not read stays in the gateway.
-	g := chattest.StartGatewaySendBuffer(t, chattest.NATS(t), gateway.Config{SendBudget: 256 << 10, WriteTimeout: 2 * time.Second}, 32<<10)
+	g := chattest.StartGatewaySendBuffer(t, chattest.NATS(t), gateway.Config{SendBudget: 1 << 20, WriteTimeout: 2 * time.Second}, 32<<10)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	reader, _ := readRaw(ctx, t, g, "reader", "lobby", 0)
 	readRaw(ctx, t, g, "stopped", "lobby", -1)
 	pub := connect(t, g, "alice", "a1")
 	join(t, pub, "lobby")
-	const n = 1500
+	const n = 3000 // 3 MB: three budgets, whatever the stopped client's socket holds
 	publish(t, pub, "lobby", n, 1000)
 	waitCount(t, ctx, reader, n, "the reading client")
 	waitFor(t, ctx, "the stopped reader cut", func() bool { return metricValue(t, g, "chat_slow_consumer_closes_total") == 1 })
