@@ -47,9 +47,8 @@ type casRecord struct {
 	N    int
 }
 
-// lagging returns a bucket on a fresh single-node JetStream whose key "k" holds first, and
-// whose direct reads keep answering with that value after later writes.
-func lagging(t *testing.T, first casRecord) (bucket, *laggingKV) {
+// casBucket makes the bucket "cas" on a fresh single-node JetStream.
+func casBucket(t *testing.T) (jetstream.JetStream, jetstream.KeyValue) {
 	t.Helper()
 	js := natstest.JetStream(t, natstest.Server(t, ""))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -58,6 +57,16 @@ func lagging(t *testing.T, first casRecord) (bucket, *laggingKV) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js, kv
+}
+
+// lagging returns a bucket on a fresh single-node JetStream whose key "k" holds first, and
+// whose direct reads keep answering with that value after later writes.
+func lagging(t *testing.T, first casRecord) (bucket, *laggingKV) {
+	t.Helper()
+	js, kv := casBucket(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	b, _ := json.Marshal(first)
 	if _, err := kv.Create(ctx, "k", b); err != nil {
 		t.Fatal(err)
@@ -176,13 +185,9 @@ func (kv *countingKV) Get(ctx context.Context, key string) (jetstream.KeyValueEn
 // without a read; when another writer wrote the key since, that try loses and the update
 // reads the leader and applies the change to the other writer's value, which is not lost.
 func TestUpdateTriesOurOwnLastWriteFirst(t *testing.T) {
-	js := natstest.JetStream(t, natstest.Server(t, ""))
+	js, kv := casBucket(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "cas"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ckv := &countingKV{KeyValue: kv}
 	b := bucket{kv: ckv, nc: js.Conn(), recent: newRecent()}
 	inc := func(cur *casRecord) (*casRecord, error) {
