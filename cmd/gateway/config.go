@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chathub/chathub/internal/auth"
+	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/protocol"
 )
 
@@ -31,6 +32,7 @@ type config struct {
 	Grace           time.Duration
 	SendBudget      int
 	Window          int
+	Coalesce        time.Duration
 	WriteTimeout    time.Duration
 	EventLog        string
 	ShutdownTimeout time.Duration
@@ -91,6 +93,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.DurationVar(&c.Grace, "grace", 10*time.Second, "how long a dropped session still counts as present")
 	fs.IntVar(&c.SendBudget, "send-budget", 4<<20, "bytes of events that may wait for a session's client before it is closed as too slow (4000)")
 	fs.IntVar(&c.Window, "window", 256, "recent events kept in memory per active room")
+	fs.DurationVar(&c.Coalesce, "presence-coalesce", hub.DefaultCoalesce, "how long presence events (join, leave, typing, ...) may wait to share one write with others to the same client; 0 writes each at once")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "deadline of every write to a client")
 	fs.StringVar(&c.EventLog, "event-log", "", "append every stored event to this file as a JSON line")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long draining may take on SIGTERM")
@@ -233,7 +236,7 @@ func (c *config) check() error {
 		"connect-rate": c.ConnectRate, "connect-burst": float64(c.ConnectBurst), "user-connect-rate": c.UserConnectRate,
 		"user-connect-burst": float64(c.UserConnectBurst), "room-create-rate": c.RoomCreateRate,
 		"room-create-burst": float64(c.RoomCreateBurst), "history-reads": float64(c.HistoryReads),
-		"room-expiry": c.RoomExpiry.Seconds()} {
+		"room-expiry": c.RoomExpiry.Seconds(), "presence-coalesce": c.Coalesce.Seconds()} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("--%s must not be negative", name))
 		}
@@ -314,4 +317,13 @@ func (c *config) origins() []string {
 		}
 	}
 	return out
+}
+
+// coalesce is --presence-coalesce as the hub takes it: 0 on the command line means presence
+// never waits, which the hub spells negative (its zero is the default).
+func (c config) coalesce() time.Duration {
+	if c.Coalesce == 0 {
+		return -1
+	}
+	return c.Coalesce
 }

@@ -143,6 +143,7 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		RoomExpiry:     cfg.RoomExpiry,
 		SendBudget:     cfg.SendBudget,
 		Window:         cfg.Window,
+		Coalesce:       cfg.coalesce(),
 		WriteTimeout:   cfg.WriteTimeout,
 		AuthSecret:     cfg.AuthSecret,
 		AuthPublicKey:  cfg.AuthPublicKey,

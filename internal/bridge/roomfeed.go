@@ -218,7 +218,8 @@ func (fd *feed) deliver(out []hub.Event) error {
 func event(id uint64, stored []byte) hub.Event {
 	typ, target := protocol.Peek(stored)
 	return hub.Event{ID: id, Frame: &hub.Frame{Data: protocol.WithID(stored, id)},
-		Target: target, Edit: typ == protocol.TypeEdit, Erase: typ == protocol.TypeDelete}
+		Target: target, Edit: typ == protocol.TypeEdit, Erase: typ == protocol.TypeDelete,
+		Presence: protocol.IsPresence(typ)}
 }
 
 // Event converts stored events for the gateway's replies.

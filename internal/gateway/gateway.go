@@ -44,6 +44,8 @@ type Config struct {
 	RoomExpiry time.Duration
 	// Window is how many recent events are kept in memory per active room; zero means 256.
 	Window int
+	// Coalesce is hub.Config.Coalesce: how long presence may wait to share a write.
+	Coalesce time.Duration
 	// WriteTimeout bounds every write to a client; zero means 10s.
 	WriteTimeout time.Duration
 	// JoinTimeout bounds a join, history included; zero means 10s.
@@ -198,7 +200,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g.feeds = bridge.NewFeeds(nc, g.store, g.log, func(n int) { g.metrics.eventsIn.Add(float64(n)) })
-	g.hub = hub.New(hub.Config{Window: cfg.Window, Feeds: g.feeds})
+	g.hub = hub.New(hub.Config{Window: cfg.Window, Feeds: g.feeds, Coalesce: cfg.Coalesce})
 	if err := g.start(ctx, plane); err != nil {
 		return nil, err
 	}

@@ -24,6 +24,8 @@ type metrics struct {
 	deferred   prometheus.Counter
 	apiCalls   *prometheus.CounterVec
 	apiLat     prometheus.Histogram
+	writes     prometheus.Counter
+	written    prometheus.Counter
 }
 
 func newMetrics(g *Gateway) *metrics {
@@ -41,6 +43,8 @@ func newMetrics(g *Gateway) *metrics {
 		Help: "Server API calls (HTTP and NATS), by method and outcome (ok or the error code)."}, []string{"method", "code"})
 	m.reg.MustRegister(m.apiCalls)
 	m.apiLat = f.histogram("chat_api_seconds", "Time to answer a server API call.")
+	m.writes = f.counter("chat_frames_written_total", "WebSocket frames written to clients (each may carry several events or replies).")
+	m.written = f.counter("chat_bytes_written_total", "Bytes of WebSocket payload written to clients (events, notices, replies).")
 	m.deferred = f.counter("chat_presence_deferred_total", "Connection ends whose presence update failed at first and was tried again in the background.")
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),

@@ -14,10 +14,13 @@ import (
 	"github.com/coder/websocket"
 )
 
+// A writer whose client reads slowly waits in the write holding its batch: in a join storm
+// of 10,000 with batches of up to 64 KB such writers held 327 MB. 8 KB still carries a
+// hundred presence events or notices per system call.
 const (
-	batchBytes   = 64 << 10  // a frame stops taking more objects past this size
-	largeFrame   = 32 << 10  // a frame this large is written as it is, not copied into a batch
-	pooledBuffer = 128 << 10 // larger batch buffers are left to the collector, not kept for reuse
+	batchBytes   = 8 << 10  // a frame stops taking more objects past this size
+	largeFrame   = 4 << 10  // a frame this large is written as it is, not copied into a batch
+	pooledBuffer = 16 << 10 // larger batch buffers are left to the collector, not kept for reuse
 )
 
 var batchPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -67,6 +70,8 @@ func (c *conn) writeLoop() {
 			// The socket took it: the peer is reading (a dead one stops taking writes, and
 			// the write timeout cuts it). A busy connection needs no ping.
 			c.seen()
+			c.g.metrics.writes.Inc()
+			c.g.metrics.written.Add(float64(len(data)))
 		}
 		c.sess.Written(events, own)
 		if code != 0 {

@@ -38,17 +38,19 @@ func (q deliverReq) apply(h *Hub) {
 		return
 	}
 	fresh := make([]Event, 0, len(q.evs))
+	lazy := true // only presence: it may wait
 	for _, ev := range q.evs {
 		if ev.ID > r.lastID {
 			r.push(ev, h.cfg.Window)
 			fresh = append(fresh, ev)
+			lazy = lazy && ev.Presence
 			if ev.Erase {
 				r.erase(ev.Target)
 			}
 		}
 	}
 	if len(fresh) > 0 && len(r.members) > 0 {
-		h.fanout(r, batch(fresh), len(fresh))
+		h.fanout(r, batch(fresh), len(fresh), lazy)
 	}
 	h.admit(r)
 }
@@ -73,9 +75,11 @@ func batch(evs []Event) *Frame {
 	return &Frame{Data: data}
 }
 
-// fanout queues f (holding events events) for every member of r without blocking; members that cannot keep up are
+// fanout queues f (holding events events; lazy: presence only, see Config.Coalesce) for
+// every member of r without blocking; members that cannot keep up are
 // cut and removed.
-func (h *Hub) fanout(r *room, f *Frame, events int) {
+func (h *Hub) fanout(r *room, f *Frame, events int, lazy bool) {
+	now := h.now()
 	for s, m := range r.members {
 		if m.pending {
 			if m.held += events; m.held > h.cfg.PendingMax {
@@ -85,7 +89,7 @@ func (h *Hub) fanout(r *room, f *Frame, events int) {
 			m.buf = append(m.buf, f)
 			continue
 		}
-		if !s.Send(f) {
+		if !h.queue(s, f, lazy, now) {
 			h.remove(s)
 		}
 	}

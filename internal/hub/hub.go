@@ -7,6 +7,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // ErrClosed is returned by calls made after Run has returned.
@@ -14,6 +15,9 @@ var ErrClosed = errors.New("hub: closed")
 
 // DefaultWindow is how many recent events a room keeps in memory when Config says none.
 const DefaultWindow = 256
+
+// DefaultCoalesce is Config.Coalesce when it is zero.
+const DefaultCoalesce = 500 * time.Millisecond
 
 // Config of a hub. Zero values are documented per field.
 type Config struct {
@@ -25,6 +29,14 @@ type Config struct {
 	PendingMax int
 	// Feeds are the rooms' live feeds; nil starts none (for tests that deliver themselves).
 	Feeds Feeds
+	// Coalesce is how long presence events (join, add, remove, leave, typing) may wait for a
+	// session to share one write: a session woken for them less than Coalesce ago is woken
+	// again at most Coalesce later, with everything that came meanwhile; one woken longer
+	// ago is woken at once. Anything else queued for it (a message, a reply) wakes it at
+	// once and takes the waiting presence with it, in order. In a join storm every member
+	// gets a presence event per join; written one by one they cost a system call each.
+	// Zero means DefaultCoalesce; negative means presence never waits.
+	Coalesce time.Duration
 }
 
 // Feeds start and stop the live feed of a room (package bridge has the real ones). The hub
@@ -66,6 +78,11 @@ type Hub struct {
 	rooms    map[string]*room
 	epoch    uint64
 	gen      uint64 // the last join generation handed out; never reused
+
+	// Sessions whose presence events wait for flush (Config.Coalesce), and its timer.
+	start    time.Time
+	lazy     []*Session
+	flushing *time.Timer
 }
 
 type request interface{ apply(h *Hub) }
@@ -81,7 +98,15 @@ func New(cfg Config) *Hub {
 	if cfg.Feeds == nil {
 		cfg.Feeds = noFeeds{}
 	}
+	if cfg.Coalesce == 0 {
+		cfg.Coalesce = DefaultCoalesce
+	}
+	flushing := time.NewTimer(time.Hour)
+	flushing.Stop()
 	return &Hub{
+		// The clock starts at Coalesce, so a session never released (woken 0) is due.
+		start:    time.Now().Add(-max(cfg.Coalesce, 0)),
+		flushing: flushing,
 		cfg:      cfg,
 		reqc:     make(chan request, 1024),
 		feedc:    make(chan request, 1024),
@@ -104,6 +129,8 @@ func (h *Hub) Run(ctx context.Context) {
 			r.apply(h)
 		case r := <-h.feedc:
 			r.apply(h)
+		case <-h.flushing.C:
+			h.flush()
 		}
 	}
 }

@@ -20,11 +20,12 @@ func (q typingReq) apply(h *Hub) {
 	if r == nil {
 		return
 	}
+	now := h.now()
 	for s, m := range r.members {
 		if s.User == q.user || m.pending {
 			continue
 		}
-		if !s.Send(q.f) {
+		if !h.queue(s, q.f, true, now) {
 			h.remove(s)
 		}
 	}

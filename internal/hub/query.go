@@ -2,14 +2,17 @@ package hub
 
 import "context"
 
-// Broadcast queues f for every local session (online and offline notices, close).
+// Broadcast queues f, an online or offline notice, for every local session. Like presence in
+// a room it may wait to share a write (Config.Coalesce): a connect storm sends every
+// session a notice per user.
 func (h *Hub) Broadcast(f *Frame) error { return h.send(h.feedc, broadcastReq{f}) }
 
 type broadcastReq struct{ f *Frame }
 
 func (b broadcastReq) apply(h *Hub) {
+	now := h.now()
 	for s := range h.sessions {
-		if !s.Send(b.f) {
+		if !h.queue(s, b.f, true, now) {
 			h.remove(s)
 		}
 	}

@@ -12,6 +12,9 @@ type Event struct {
 	Edit bool
 	// Erase marks a delete: Target and its edits leave the window when it arrives.
 	Erase bool
+	// Presence marks a join, add, remove or leave: it may wait to share a write
+	// (Config.Coalesce).
+	Presence bool
 }
 
 // erased reports whether ev is gone with the erased messages (their ids as keys).

@@ -1,6 +1,9 @@
 package hub
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Frame is one encoded JSON object queued for a session. An event's frame is encoded once
 // per gateway and shared by every session that receives it; nobody modifies it after.
@@ -27,8 +30,15 @@ type Session struct {
 	cut     func(code int, why string) // closes the connection at once; never blocks
 	drained chan struct{}              // holds a token after the writer has written some
 
+	// Owned by the hub goroutine (Config.Coalesce): when the hub last released presence to
+	// the writer (the hub's clock, which starts late enough for 0 to mean never), and
+	// whether a flush is to release it.
+	woken time.Duration
+	lazy  bool
+
 	mu     sync.Mutex
 	q      []*Frame // waiting for the writer, oldest first
+	lq     []*Frame // presence after q, waiting for the hub's flush (Config.Coalesce)
 	events int      // bytes of events in q and taken but not yet written
 	own    int      // bytes of replies likewise
 }
@@ -52,17 +62,52 @@ func NewSession(user, id, conn string, budget int, wake func(), cut func(code in
 // Send queues an event frame without blocking. When what is queued would exceed the
 // session's budget the client is not reading: it is cut with 4000 and Send reports false.
 func (s *Session) Send(f *Frame) bool {
+	if !s.enqueue(f, false) {
+		return false
+	}
+	s.wake()
+	return true
+}
+
+// enqueue is Send without waking the writer; a lazy frame waits in lq, out of the writer's
+// sight, until release or a frame that is not lazy.
+func (s *Session) enqueue(f *Frame, lazy bool) bool {
 	s.mu.Lock()
 	if s.events+len(f.Data) > s.budget {
 		s.mu.Unlock()
 		s.cut(CloseSlow, "too slow to keep up, rejoin with since")
 		return false
 	}
-	s.q = append(s.q, f)
+	if lazy {
+		s.lq = append(s.lq, f)
+	} else {
+		s.releaseLocked()
+		s.q = append(s.q, f)
+	}
 	s.events += len(f.Data)
 	s.mu.Unlock()
-	s.wake()
 	return true
+}
+
+// release hands the writer what waits in lq and wakes it; false when nothing waited.
+func (s *Session) release() bool {
+	s.mu.Lock()
+	n := len(s.lq)
+	s.releaseLocked()
+	s.mu.Unlock()
+	if n > 0 {
+		s.wake()
+	}
+	return n > 0
+}
+
+// releaseLocked moves lq behind q, keeping the order frames were queued in.
+func (s *Session) releaseLocked() {
+	if len(s.lq) == 0 {
+		return
+	}
+	s.q = append(s.q, s.lq...)
+	s.lq = nil // made again by the next presence: an idle session keeps no slice
 }
 
 // SendAll queues event frames in order; it stops at the first that does not fit.
@@ -81,6 +126,7 @@ func (s *Session) SendAll(fs []*Frame) bool {
 func (s *Session) Reply(f *Frame) {
 	f.Own = true
 	s.mu.Lock()
+	s.releaseLocked()
 	s.q = append(s.q, f)
 	s.own += len(f.Data)
 	s.mu.Unlock()
@@ -95,7 +141,7 @@ func (s *Session) Take(dst []*Frame) []*Frame {
 	dst = append(dst, s.q...)
 	clear(s.q)
 	s.q = s.q[:0]
-	if cap(s.q) > 256 {
+	if cap(s.q) > 16 {
 		s.q = nil // a burst's queue is not kept for an idle session
 	}
 	return dst
@@ -121,7 +167,8 @@ func Size(f *Frame) (events, own int) {
 	return len(f.Data), 0
 }
 
-// Empty reports whether nothing waits for the writer.
+// Empty reports whether nothing waits for the writer (presence waiting for the hub's flush
+// does not count: the flush wakes the writer).
 func (s *Session) Empty() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

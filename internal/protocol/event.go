@@ -99,6 +99,16 @@ func Stored(typ string) bool {
 	return false
 }
 
+// IsPresence reports whether events of this type tell who is in a room: join, add, remove,
+// leave.
+func IsPresence(typ string) bool {
+	switch typ {
+	case TypeJoin, TypeAdd, TypeRemove, TypeLeave:
+		return true
+	}
+	return false
+}
+
 // Peek reads an encoded event's type and target without decoding it: the type as one of
 // the Type constants ("" when it is none of them) and the target (0 when none). It relies
 // on the field order of Event (chatroomId, type, target), which Marshal keeps.
