@@ -160,3 +160,24 @@ func TestParseEmbeddedNATSAddr(t *testing.T) {
 		}
 	}
 }
+
+// --presence-coalesce: 500 ms by default, 0 means never wait (the hub's negative), a
+// negative value is refused.
+func TestPresenceCoalesceFlag(t *testing.T) {
+	c, err := parse(nil, env(nil), io.Discard)
+	if err != nil || c.coalesce() != 500*time.Millisecond {
+		t.Fatalf("default: %v, %v", c.coalesce(), err)
+	}
+	c, err = parse([]string{"--presence-coalesce", "0"}, env(nil), io.Discard)
+	if err != nil || c.coalesce() >= 0 {
+		t.Fatalf("0: %v, %v (want negative: never wait)", c.coalesce(), err)
+	}
+	c, err = parse(nil, env(map[string]string{"CHAT_PRESENCE_COALESCE": "2s"}), io.Discard)
+	if err != nil || c.coalesce() != 2*time.Second {
+		t.Fatalf("from the environment: %v, %v", c.coalesce(), err)
+	}
+	if _, err := parse([]string{"--presence-coalesce", "-1s"}, env(nil), io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "presence-coalesce") {
+		t.Fatalf("negative: %v", err)
+	}
+}
