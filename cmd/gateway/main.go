@@ -144,6 +144,7 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		SendBudget:     cfg.SendBudget,
 		Window:         cfg.Window,
 		Coalesce:       cfg.coalesce(),
+		TidyMemory:     true,
 		WriteTimeout:   cfg.WriteTimeout,
 		AuthSecret:     cfg.AuthSecret,
 		AuthPublicKey:  cfg.AuthPublicKey,

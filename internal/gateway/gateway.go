@@ -46,6 +46,10 @@ type Config struct {
 	Window int
 	// Coalesce is hub.Config.Coalesce: how long presence may wait to share a write.
 	Coalesce time.Duration
+	// TidyMemory returns the memory of a burst to the system once the gateway is quiet
+	// (tidy.go). It acts on the whole process: cmd/gateway sets it, tests running several
+	// gateways in one process do not.
+	TidyMemory bool
 	// WriteTimeout bounds every write to a client; zero means 10s.
 	WriteTimeout time.Duration
 	// JoinTimeout bounds a join, history included; zero means 10s.
@@ -242,6 +246,9 @@ func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 	grp.Go(func() error { g.markerWatch.Run(runCtx, g.markerMoved); return nil })
 	grp.Go(func() error { g.hub.Run(runCtx); return nil })
 	grp.Go(func() error { g.pinger(runCtx); return nil })
+	if g.cfg.TidyMemory {
+		grp.Go(func() error { g.tidyMemory(runCtx); return nil })
+	}
 	grp.Go(func() error { g.feeds.RunChecks(runCtx, 3*time.Second); return nil })
 	if g.webhook != nil {
 		grp.Go(func() error { g.webhook.Run(runCtx); return nil })
