@@ -60,6 +60,9 @@ describe('chat page on one gateway', { skip: skipReason(), timeout: 120000 }, ()
         await waitForTexts(maya.page, name, texts);
       }
       await leo.page.locator('#people').getByRole('button', { name: 'Chat privately with maya' }).click();
+      // The private room is shown once its joined reply is in; typing before that would
+      // post into the room still shown.
+      await leo.page.locator('.room:not([hidden]) .room-title').filter({ hasText: '@maya' }).waitFor();
       await send(leo.page, 'Lunch at 12?');
       await maya.page.locator('#open-rooms').getByRole('button', { name: /Private chat with leo, 1 unread/ }).waitFor();
       await maya.page.getByRole('button', { name: 'Refresh the list of rooms' }).click();
