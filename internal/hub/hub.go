@@ -29,10 +29,10 @@ type Config struct {
 	PendingMax int
 	// Feeds are the rooms' live feeds; nil starts none (for tests that deliver themselves).
 	Feeds Feeds
-	// Coalesce is how long presence events (join, add, remove, leave, typing) may wait for a
-	// session to share one write: a session woken for them less than Coalesce ago is woken
-	// again at most Coalesce later, with everything that came meanwhile; one woken longer
-	// ago is woken at once. Anything else queued for it (a message, a reply) wakes it at
+	// Coalesce is how long presence (join, add, remove, leave, online and offline notices,
+	// typing) may wait for a session to share one write: a session woken for it less than
+	// Coalesce ago is woken again at most Coalesce later, with everything that came
+	// meanwhile; one woken longer ago is woken at once. Anything else queued for it (a message, a reply) wakes it at
 	// once and takes the waiting presence with it, in order. In a join storm every member
 	// gets a presence event per join; written one by one they cost a system call each.
 	// Zero means DefaultCoalesce; negative means presence never waits.

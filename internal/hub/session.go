@@ -89,8 +89,8 @@ func (s *Session) enqueue(f *Frame, lazy bool) bool {
 	return true
 }
 
-// release hands the writer what waits in lq and wakes it; false when nothing waited.
-func (s *Session) release() bool {
+// release hands the writer what waits in lq and wakes it, if anything waited.
+func (s *Session) release() {
 	s.mu.Lock()
 	n := len(s.lq)
 	s.releaseLocked()
@@ -98,7 +98,6 @@ func (s *Session) release() bool {
 	if n > 0 {
 		s.wake()
 	}
-	return n > 0
 }
 
 // releaseLocked moves lq behind q, keeping the order frames were queued in.
