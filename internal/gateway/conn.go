@@ -37,7 +37,8 @@ type conn struct {
 	// Set before the loop starts (the reader uses only ws); never changed.
 	g    *Gateway
 	ws   *websocket.Conn
-	nc   net.Conn // the hijacked connection under ws, for the writer's deadlines
+	nc   net.Conn    // the hijacked connection under ws, for the writer's deadlines
+	idle *idleReader // what ws reads nc through; lets an idle reader stop (idle.go)
 	sess *hub.Session
 
 	frames  chan frame    // sent by the reader, closed when it ends; read by the loop
@@ -84,7 +85,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{g: g, frames: make(chan frame), ended: make(chan struct{}), done: make(chan struct{}),
 		inbox: newInbox(), rooms: make(map[string]bool)}
 	c.looping.Store(true) // this goroutine holds the loop until it lets go (release)
-	ws, err := websocket.Accept(withSmallBuffers(w, &c.nc), r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(withSmallBuffers(w, c.hijacked), r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled,
 		OriginPatterns:  g.cfg.AllowedOrigins,
 		OnPongReceived:  func(context.Context, []byte) { c.seen() },
@@ -117,6 +118,9 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.release()
 	}
 }
+
+// hijacked records the connection under the WebSocket and its reader.
+func (c *conn) hijacked(nc net.Conn, idle *idleReader) { c.nc, c.idle = nc, idle }
 
 // begin makes the connection's session once its identity is known.
 func (c *conn) begin(id identity) {

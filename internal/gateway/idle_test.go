@@ -2,8 +2,10 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/url"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -12,14 +14,17 @@ import (
 
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
+	"github.com/coder/websocket"
 )
 
-// An idle connection holds one goroutine, its reader: the loop and the writer run only while
-// they have work, so the stacks that commands grew (joins go deep into NATS) do not stay
-// with every idle connection. Half the clients give their token as their first frame (the
-// goroutine that waited for it lets go), half in the URL; every one has joined, one has
-// posted (and had its ack), all have received. The test runs alone (not parallel): it
-// counts the goroutines of the whole test binary.
+// An idle connection holds one goroutine: the loop and the writer run only while they have
+// work, so the stacks that commands grew (joins go deep into NATS) do not stay with every
+// idle connection; and where the reader can stop short (idle.go), that goroutine waits for
+// the client's next byte outside coder/websocket's Read, a few hundred bytes deep. Half the
+// clients give their token as their first frame (the goroutine that waited for it lets
+// go), half in the URL; every one has joined, one has posted (and had its ack), all have
+// received. The test runs alone (not parallel): it counts the goroutines of the whole test
+// binary.
 func TestIdleConnectionKeepsOnlyItsReader(t *testing.T) {
 	g := chattest.StartGateway(t, chattest.NATS(t), gateway.Config{ID: "gw-idle", AuthSecret: hardSecret, AuthTimeout: 10 * time.Second})
 	const n = 20
@@ -43,25 +48,48 @@ func TestIdleConnectionKeepsOnlyItsReader(t *testing.T) {
 	for _, c := range clients[1:] {
 		c.Until("message", func(m chattest.Msg) bool { return m.Message == "hello" })
 	}
+	waitIdle(t, n)
+}
+
+// waitIdle waits until the test binary's connections are n idle ones: each with one
+// goroutine, waiting for its client outside coder/websocket where the reader can stop short
+// (readerStops), inside it elsewhere.
+func waitIdle(t *testing.T, n int) {
+	t.Helper()
+	wantWaiting, wantReaders := n, 0
+	if !readerStops {
+		wantWaiting, wantReaders = 0, n
+	}
 	deadline := time.Now().Add(chattest.Timeout)
 	for {
-		readers, loops, writers, dump := connGoroutines()
-		if readers == n && loops == 0 && writers == 0 {
+		g := connGoroutines()
+		if g.waiting == wantWaiting && g.readers == wantReaders && g.loops == 0 && g.writers == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d idle connections hold %d readers, %d loops, %d writers:\n%s", n, readers, loops, writers, dump)
+			t.Fatalf("%d idle connections hold %d waiting readers, %d readers in a read, %d loops, %d writers:\n%s",
+				n, g.waiting, g.readers, g.loops, g.writers, g.dump)
 		}
 		time.Sleep(10 * time.Millisecond) // polling the condition, not waiting for it to happen
 	}
 }
 
+// readerStops says whether this platform's readers wait outside coder/websocket (idle.go).
+var readerStops = runtime.GOOS == "linux" || runtime.GOOS == "darwin" || runtime.GOOS == "freebsd"
+
+type goroutineCount struct {
+	waiting, readers, loops, writers int
+	inMessage                        int // readers inside a message's frames
+	dump                             string
+}
+
 // connGoroutines counts the goroutines in the gateway's connection functions; a goroutine
 // awaiting a token holds the loop.
-func connGoroutines() (readers, loops, writers int, dump string) {
+func connGoroutines() (c goroutineCount) {
 	var b bytes.Buffer
 	pprof.Lookup("goroutine").WriteTo(&b, 1)
-	_, groups, _ := strings.Cut(b.String(), "\n") // after "goroutine profile: total N"
+	c.dump = b.String()
+	_, groups, _ := strings.Cut(c.dump, "\n") // after "goroutine profile: total N"
 	for _, group := range strings.Split(groups, "\n\n") {
 		count, _, _ := strings.Cut(group, " @")
 		k, err := strconv.Atoi(count)
@@ -70,12 +98,107 @@ func connGoroutines() (readers, loops, writers int, dump string) {
 		}
 		switch {
 		case strings.Contains(group, "gateway.(*conn).read\t") || strings.Contains(group, "gateway.(*conn).read+"):
-			readers += k
+			c.readers += k
+			if strings.Contains(group, "websocket.(*msgReader).Read") {
+				c.inMessage += k
+			}
+		case strings.Contains(group, "gateway.(*conn).waitForFrame"):
+			c.waiting += k
 		case strings.Contains(group, "gateway.(*conn).serve") || strings.Contains(group, "gateway.(*conn).awaitToken"):
-			loops += k
+			c.loops += k
 		case strings.Contains(group, "gateway.(*conn).writeLoop"):
-			writers += k
+			c.writers += k
 		}
 	}
-	return readers, loops, writers, b.String()
+	return c
+}
+
+// A waiting reader wakes for whatever the client sends and goes back to waiting: pongs to
+// the gateway's pings (answered while the connection idles, and it is not cut), and a
+// command sent in two frames with the server's reader caught between them (it must wait
+// inside the message, never stop short there and lose its first half). The test runs
+// alone: it counts goroutines.
+func TestWaitingReaderWakesForPongsAndFragments(t *testing.T) {
+	g := chattest.StartGateway(t, chattest.NATS(t), gateway.Config{ID: "gw-wake", PingInterval: time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	pings := make(chan struct{}, 16)
+	ws, _, err := websocket.Dial(ctx, g.URL()+"?user=zed&session=z1", &websocket.DialOptions{
+		OnPingReceived: func(context.Context, []byte) bool {
+			select {
+			case pings <- struct{}{}:
+			default:
+			}
+			return true // and coder/websocket answers it
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	got := make(chan string, 16)
+	go func() { // reading answers pings; every frame read goes to got
+		defer close(got)
+		for {
+			_, data, err := ws.Read(context.Background())
+			if err != nil {
+				return
+			}
+			got <- string(data)
+		}
+	}()
+	expect := func(want string) {
+		t.Helper()
+		for {
+			select {
+			case f, ok := <-got:
+				if !ok {
+					t.Fatalf("connection ended before %s", want)
+				}
+				if strings.Contains(f, want) {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %s: %v", want, ctx.Err())
+			}
+		}
+	}
+	expect(`"type":"welcome"`)
+	for range 3 { // three pings: the first two pongs came back through a waiting reader
+		select {
+		case <-pings:
+		case <-ctx.Done():
+			t.Fatal("fewer than three pings came")
+		}
+	}
+	waitIdle(t, 1)
+
+	cmd := []byte(`{"type":"users","ref":"in-two-frames"}`)
+	w, err := ws.Writer(ctx, websocket.MessageText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(cmd[:10]); err != nil { // a frame without FIN
+		t.Fatal(err)
+	}
+	if readerStops {
+		for connGoroutines().inMessage != 1 { // the reader has the first frame and waits for more
+			select {
+			case <-ctx.Done():
+				t.Fatalf("the reader never waited inside the message:\n%s", connGoroutines().dump)
+			case <-time.After(10 * time.Millisecond): // polling, not waiting for it to happen
+			}
+		}
+	}
+	if _, err := w.Write(cmd[10:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil { // the final frame
+		t.Fatal(err)
+	}
+	expect(`"ref":"in-two-frames"`)
+	waitIdle(t, 1)
+	if n := metricValue(t, g, "chat_connections"); n != 1 {
+		t.Fatalf("%v connections open, want 1", n)
+	}
 }

@@ -14,10 +14,24 @@ import (
 // connection's flag is set: the goroutine that opens it owns the loop until it lets go.
 
 // read hands the client's frames to the loop until the connection ends; then it closes
-// frames, and the loop tears the connection down.
+// frames, and the loop tears the connection down. When the client has sent nothing more,
+// it hands over to a goroutine that waits for more with a small stack (waitForFrame) and
+// ends (idle.go).
 func (c *conn) read() {
 	for {
+		// Not while closing: coder/websocket may be waiting for the peer's close frame.
+		idle := c.idle != nil && c.idle.canStop() && c.cutWith.Load() == 0
+		if idle {
+			c.idle.may.Store(true)
+		}
 		typ, data, err := c.ws.Read(context.Background())
+		if idle {
+			c.idle.may.Store(false)
+		}
+		if idle && errors.Is(err, errIdle) {
+			go c.waitForFrame()
+			return
+		}
 		if err != nil {
 			c.readErr = err
 			c.offered.Add(1) // the loop must see frames closed
@@ -35,6 +49,12 @@ func (c *conn) read() {
 			return
 		}
 	}
+}
+
+// waitForFrame waits for the client's next byte, then reads on.
+func (c *conn) waitForFrame() {
+	c.idle.waitForData()
+	c.read()
 }
 
 // ask queues req for the loop. It never blocks.

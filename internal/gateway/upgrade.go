@@ -3,7 +3,6 @@ package gateway
 import (
 	"bufio"
 	"encoding/binary"
-	"io"
 	"net"
 	"net/http"
 )
@@ -19,12 +18,13 @@ const (
 )
 
 // smallBuffers is a ResponseWriter whose Hijack returns the connection with readBuffer and
-// writeBuffer sized buffers instead of net/http's, and records the connection in *nc (when
-// nc is not nil) for its owner's write deadlines.
+// writeBuffer sized buffers instead of net/http's, the read buffer reading through an
+// idleReader (idle.go), and hands the connection and that reader to got (when not nil):
+// its owner sets the writer's deadlines on the one and lets the other stop short.
 type smallBuffers struct {
 	http.ResponseWriter
-	hj http.Hijacker
-	nc *net.Conn
+	hj  http.Hijacker
+	got func(net.Conn, *idleReader)
 }
 
 func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -35,45 +35,29 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// What the client sent after its request is already in net/http's reader: it moves into
 	// the new one, which reads the connection after it. It must be in the new buffer, not
 	// only behind it: coder/websocket takes what the buffer holds (Peek of Buffered) and
-	// resets the reader onto the connection; bytes still behind would be lost (a client
+	// resets the reader onto the connection Hijack returned; bytes still behind would be lost (a client
 	// that writes at once after the upgrade loses its first frame's first byte).
 	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	r := bufio.NewReaderSize(io.MultiReader(newBytesReader(pending), nc), max(readBuffer, len(pending)))
+	idle := newIdleReader(pending, nc)
+	r := bufio.NewReaderSize(idle, max(readBuffer, len(pending)))
 	if _, err := r.Peek(len(pending)); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}
 	w := bufio.NewWriterSize(&frameWriter{conn: nc}, writeBuffer)
-	if s.nc != nil {
-		*s.nc = nc
+	if s.got != nil {
+		s.got(nc, idle)
 	}
-	return nc, bufio.NewReadWriter(r, w), nil
+	return idle, bufio.NewReadWriter(r, w), nil
 }
 
-// withSmallBuffers wraps w when it can be hijacked; the hijacked connection goes to *nc.
-func withSmallBuffers(w http.ResponseWriter, nc *net.Conn) http.ResponseWriter {
+// withSmallBuffers wraps w when it can be hijacked; got (when not nil) receives the hijacked
+// connection and its idleReader.
+func withSmallBuffers(w http.ResponseWriter, got func(net.Conn, *idleReader)) http.ResponseWriter {
 	if hj, ok := w.(http.Hijacker); ok {
-		return smallBuffers{ResponseWriter: w, hj: hj, nc: nc}
+		return smallBuffers{ResponseWriter: w, hj: hj, got: got}
 	}
 	return w
-}
-
-func newBytesReader(b []byte) io.Reader {
-	r := make([]byte, len(b))
-	copy(r, b)
-	return &sliceReader{r}
-}
-
-// sliceReader reads a copy of bytes that net/http's reader held.
-type sliceReader struct{ b []byte }
-
-func (r *sliceReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
 }
 
 // frameWriter sends each WebSocket frame in one system call although the write buffer in
