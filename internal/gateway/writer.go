@@ -97,6 +97,7 @@ func collect(buf *bytes.Buffer, taken []*hub.Frame) (data []byte, n, events, own
 		return f.Data, 1, events, own, 0
 	}
 	buf.Reset()
+	buf.Grow(batchSize(taken))
 	for n < len(taken) && buf.Len() < batchBytes {
 		f := taken[n]
 		n++
@@ -116,6 +117,20 @@ func collect(buf *bytes.Buffer, taken []*hub.Frame) (data []byte, n, events, own
 		buf.Write(f.Data)
 	}
 	return buf.Bytes(), n, events, own, 0
+}
+
+// batchSize is what the batch of taken will hold, at most: the buffer grows to it once. A
+// buffer grown by doubling as frames came was the most of what a join storm allocated
+// (0.47 of 1.5 GB at 10,000 joins).
+func batchSize(taken []*hub.Frame) int {
+	size := 0
+	for _, f := range taken {
+		if size >= batchBytes || f.Close != 0 || len(f.Data) >= largeFrame {
+			break
+		}
+		size += len(f.Data) + 1
+	}
+	return size
 }
 
 // writeFailed cuts a connection whose write failed. A write that ran out of time is a

@@ -102,10 +102,14 @@ func (s *Session) release() {
 
 // releaseLocked moves lq behind q, keeping the order frames were queued in.
 func (s *Session) releaseLocked() {
-	if len(s.lq) == 0 {
+	switch {
+	case len(s.lq) == 0:
 		return
+	case len(s.q) == 0: // the writer took everything: lq becomes the queue, nothing copied
+		s.q = s.lq
+	default:
+		s.q = append(s.q, s.lq...)
 	}
-	s.q = append(s.q, s.lq...)
 	s.lq = nil // made again by the next presence: an idle session keeps no slice
 }
 
