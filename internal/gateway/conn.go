@@ -29,7 +29,8 @@ var errNoAnswer = errors.New("gateway: the event stream did not answer")
 //   - the writer writes what is queued for the session; it runs only while there is some.
 //
 // An idle connection has its reader only: one goroutine, whose stack the loop's commands
-// (which go deep into NATS) never grew, and small buffers (upgrade.go).
+// (which go deep into NATS) never grew, waiting for the client's next byte outside
+// coder/websocket (idle.go), and small buffers (upgrade.go).
 //
 // A connection whose token comes as its first frame has no session until then: its reader
 // already runs, and the goroutine that waits for the token (awaitToken) holds its loop.
