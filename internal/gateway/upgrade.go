@@ -72,6 +72,10 @@ type frameWriter struct {
 	held [writeBuffer]byte
 	n    int // bytes held: the start of the current frame
 	due  int // bytes of the current frame still to come
+	// The two parts written together, kept here: built per write, net.Buffers is made
+	// on the heap (WriteTo takes its address), one allocation per frame written.
+	parts [2][]byte
+	bufs  net.Buffers
 }
 
 func (w *frameWriter) Write(p []byte) (int, error) {
@@ -83,9 +87,12 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 		}
 		return w.conn.Write(p) // a whole frame, or too little to tell: as it is
 	}
-	bufs, held := net.Buffers{w.held[:w.n], p}, w.n
+	w.parts = [2][]byte{w.held[:w.n], p}
+	w.bufs = w.parts[:]
+	held := w.n
 	w.n, w.due = 0, max(0, w.due-len(p)) // a rest in several parts goes out as it comes
-	n, err := bufs.WriteTo(w.conn)
+	n, err := w.bufs.WriteTo(w.conn)
+	w.parts = [2][]byte{} // p is the caller's
 	return max(0, int(n)-held), err
 }
 

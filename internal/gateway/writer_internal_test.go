@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"bytes"
+	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -34,5 +37,51 @@ func TestCollectFitsThePoolsBuffer(t *testing.T) {
 		if len(data) < batchBytes || len(data) >= batchBytes+len(obj)+1 {
 			t.Errorf("objects of %d bytes: batch of %d bytes, want just past %d", len(obj), len(data), batchBytes)
 		}
+	}
+}
+
+// frameWriter sends a frame that came in two writes with one system call and allocates
+// nothing for it.
+func TestFrameWriterAllocatesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	received := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			received <- -1
+			return
+		}
+		defer c.Close()
+		n, _ := io.Copy(io.Discard, c)
+		received <- n
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := 200
+	frame := append([]byte{0x81, 126, 0, byte(payload)}, bytes.Repeat([]byte("x"), payload)...)
+	start, rest := frame[:writeBuffer], frame[writeBuffer:] // as bufio hands them over
+	w := &frameWriter{conn: conn}
+	runs := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		runs++
+		if n, err := w.Write(start); n != len(start) || err != nil {
+			t.Fatalf("start: %d, %v", n, err)
+		}
+		if n, err := w.Write(rest); n != len(rest) || err != nil {
+			t.Fatalf("rest: %d, %v", n, err)
+		}
+	})
+	conn.Close()
+	if allocs != 0 {
+		t.Errorf("a frame in two writes cost %v allocations", allocs)
+	}
+	if got, want := <-received, int64(runs*len(frame)); got != want {
+		t.Errorf("the peer received %d bytes, want %d", got, want)
 	}
 }

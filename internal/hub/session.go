@@ -39,6 +39,7 @@ type Session struct {
 	mu     sync.Mutex
 	q      []*Frame // waiting for the writer, oldest first
 	lq     []*Frame // presence after q, waiting for the hub's flush (Config.Coalesce)
+	lqLast int32    // how many frames lq held when it was last released: the next one's room
 	events int      // bytes of events in q and taken but not yet written
 	own    int      // bytes of replies likewise
 }
@@ -79,6 +80,11 @@ func (s *Session) enqueue(f *Frame, lazy bool) bool {
 		return false
 	}
 	if lazy {
+		if s.lq == nil {
+			// Made once at the size the last one reached, not grown by doubling: in a join
+			// storm each session's lq fills with hundreds of notices between flushes.
+			s.lq = make([]*Frame, 0, max(4, s.lqLast))
+		}
 		s.lq = append(s.lq, f)
 	} else {
 		s.releaseLocked()
@@ -102,9 +108,11 @@ func (s *Session) release() {
 
 // releaseLocked moves lq behind q, keeping the order frames were queued in.
 func (s *Session) releaseLocked() {
-	switch {
-	case len(s.lq) == 0:
+	if len(s.lq) == 0 {
 		return
+	}
+	s.lqLast = int32(min(len(s.lq), 1024))
+	switch {
 	case len(s.q) == 0: // the writer took everything: lq becomes the queue, nothing copied
 		s.q = s.lq
 	default:
