@@ -20,7 +20,8 @@ var errNoAnswer = errors.New("gateway: the event stream did not answer")
 
 // conn is one WebSocket connection. Three goroutines serve it, each with one job:
 //   - the reader reads the client's frames and hands them to the loop (it blocks while the
-//     loop is busy, so a client that sends faster than its commands run is not read);
+//     loop is busy, so a client that sends faster than its commands run is not read); it
+//     ends when the client has sent nothing more, and starts again when it does (idle.go);
 //   - the loop (serve) runs the client's commands one at a time and in order, and what
 //     others ask of the connection through its inbox; it alone owns the connection's rooms,
 //     rate allowance, token expiry and messages awaiting their acknowledgement. It runs
@@ -28,9 +29,9 @@ var errNoAnswer = errors.New("gateway: the event stream did not answer")
 //     its ack (loop.go);
 //   - the writer writes what is queued for the session; it runs only while there is some.
 //
-// An idle connection has its reader only: one goroutine, whose stack the loop's commands
-// (which go deep into NATS) never grew, waiting for the client's next byte outside
-// coder/websocket (idle.go), and small buffers (upgrade.go).
+// An idle connection has no goroutine on Linux (its socket waits in the process's epoll
+// set, idle.go), elsewhere its reader only, waiting with a small stack; and small buffers
+// (upgrade.go).
 //
 // A connection whose token comes as its first frame has no session until then: its reader
 // already runs, and the goroutine that waits for the token (awaitToken) holds its loop.

@@ -15,9 +15,12 @@ import (
 // errIdle at once rather than wait. coder/websocket reads the connection that the upgrade's
 // Hijack returned (behind what the buffer held then), so the idleReader is that connection.
 // coder/websocket passes that error back from its Read
-// without touching the connection (nothing of a frame was consumed), and the reader waits
+// without touching the connection (nothing of a frame was consumed), and the reader's
+// goroutine ends. On Linux the socket then waits in an epoll set of the process's
+// (idle_linux.go), and the poller starts a reader when the client sends something: an idle
+// connection has no goroutine at all. Elsewhere, or when parking fails, the reader waits
 // for the client's next byte on a goroutine of its own, a few hundred bytes deep
-// (conn.read, conn.waitForFrame).
+// (conn.waitForFrame).
 //
 // The reader allows this only around its own Read (idleReader.may): coder/websocket also
 // reads on its own when it closes (it waits for the peer's close frame), and that read must
@@ -31,6 +34,7 @@ var errIdle = errors.New("gateway: the client sent nothing more")
 // one at a time; only may is touched by others.
 type idleReader struct {
 	net.Conn
+	parking // where the platform has a poller (idle_linux.go)
 	pending []byte
 	raw     syscall.RawConn // nil when the connection cannot be read without waiting (TLS, or not a socket)
 	may     atomic.Bool     // Read may return errIdle
@@ -59,6 +63,12 @@ func (r *idleReader) Read(p []byte) (n int, err error) {
 	}
 	r.frames.feed(p[:n])
 	return n, err
+}
+
+// Close wakes a parked reader before it closes the connection (see closing).
+func (r *idleReader) Close() error {
+	r.closing()
+	return r.Conn.Close()
 }
 
 // canStop reports whether Read may ever return errIdle for this connection.

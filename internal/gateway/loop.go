@@ -29,7 +29,11 @@ func (c *conn) read() {
 			c.idle.may.Store(false)
 		}
 		if idle && errors.Is(err, errIdle) {
-			go c.waitForFrame()
+			// Parked, the connection has no goroutine until its client sends something;
+			// where it cannot be, a goroutine with a small stack waits.
+			if !c.idle.park(c.read) {
+				go c.waitForFrame()
+			}
 			return
 		}
 		if err != nil {
