@@ -213,25 +213,44 @@ func (r *runner) ack(ctx context.Context, n int) {
 
 // handOver unpins, then gives back what this gateway holds (Nak), so that another gateway
 // takes over at once. Once unpinned, the server hands nothing more to this gateway's last
-// pull request (its pin no longer matches); a round trip later what it handed before has
-// arrived and is taken, so the Naks cover it. Should the next gateway still be handed newer
-// events first, it reads the missing ones from the stream (see batch).
+// pull request (its pin no longer matches): the next time it has events to hand out it ends
+// that request (423), after everything it handed to it before. So the request is read to
+// its end and what comes is given back too: a flush alone is not enough, because the
+// client moves a request's messages to Messages() on a goroutine of its own, which may not
+// have moved them yet (under load it had not, and those events waited for AckWait). The
+// request ends at the latest after Poll; the wait is bounded by that and by two seconds.
+// Should the next gateway still be handed newer events first, it reads the missing ones
+// from the stream (see batch).
 func (r *runner) handOver() {
 	r.take()
 	if len(r.held) == 0 && time.Since(r.received) > r.d.cfg.PinnedTTL {
 		return // not pinned lately: the pin, if any, is another gateway's
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), min(2*time.Second, r.d.cfg.Poll+500*time.Millisecond))
 	defer cancel()
 	if err := r.d.stream.UnpinConsumer(ctx, r.d.cfg.Durable, group); err != nil {
 		r.d.log.Debug("webhook: unpin", "err", err)
 	}
-	_ = r.d.nc.FlushWithContext(ctx)
 	r.take()
 	for _, h := range r.held {
 		_ = h.msg.Nak()
 	}
-	if err := r.d.nc.FlushWithContext(ctx); err != nil {
+	for r.pull != nil {
+		select {
+		case m, ok := <-r.pull.Messages():
+			if !ok {
+				_ = r.ended()
+				continue
+			}
+			_ = m.Nak()
+		case <-ctx.Done():
+			r.d.log.Debug("webhook: the last pull request did not end in time", "err", ctx.Err())
+			r.pull = nil
+		}
+	}
+	fctx, fcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer fcancel()
+	if err := r.d.nc.FlushWithContext(fctx); err != nil {
 		r.d.log.Debug("webhook: naks not confirmed sent", "err", err)
 	}
 }
