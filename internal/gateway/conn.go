@@ -291,8 +291,17 @@ func (c *conn) cut(code int, why string) {
 		if code == protocol.CloseSlow {
 			c.g.metrics.slow.Inc()
 		}
-		go c.ws.Close(websocket.StatusCode(code), why)
+		go c.closeWS(code, why)
 	}
+}
+
+// closeWS closes the WebSocket with code: it sends the close frame and waits for the
+// peer's, reading with waits (idle.go).
+func (c *conn) closeWS(code int, why string) {
+	if c.idle != nil {
+		c.idle.ending.Store(true)
+	}
+	_ = c.ws.Close(websocket.StatusCode(code), why)
 }
 
 // closeNow queues a close with code: the writer closes after what is queued before it.

@@ -22,9 +22,10 @@ import (
 // for the client's next byte on a goroutine of its own, a few hundred bytes deep
 // (conn.waitForFrame).
 //
-// The reader allows this only around its own Read (idleReader.may): coder/websocket also
-// reads on its own when it closes (it waits for the peer's close frame), and that read must
-// wait as before.
+// The reader allows this only around its own Read (idleReader.may), and never once the
+// gateway has begun to close the connection (idleReader.ending, conn.closeWS):
+// coder/websocket also reads on its own when it closes (it waits for the peer's close
+// frame), and that read must wait as before.
 
 // errIdle is what idleReader.Read returns instead of waiting.
 var errIdle = errors.New("gateway: the client sent nothing more")
@@ -38,6 +39,7 @@ type idleReader struct {
 	pending []byte
 	raw     syscall.RawConn // nil when the connection cannot be read without waiting (TLS, or not a socket)
 	may     atomic.Bool     // Read may return errIdle
+	ending  atomic.Bool     // the connection is being closed: Read waits from now on
 	frames  frameTracker
 }
 
@@ -55,8 +57,10 @@ func (r *idleReader) Read(p []byte) (n int, err error) {
 	switch {
 	case len(r.pending) > 0:
 		n = copy(p, r.pending)
-		r.pending = r.pending[n:]
-	case r.raw != nil && r.may.Load() && r.frames.between():
+		if r.pending = r.pending[n:]; len(r.pending) == 0 {
+			r.pending = nil
+		}
+	case r.raw != nil && r.may.Load() && !r.ending.Load() && r.frames.between():
 		n, err = tryRead(r.raw, p)
 	default:
 		n, err = r.Conn.Read(p)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 )
 
@@ -117,31 +116,29 @@ func (p *poller) run(events *os.File) {
 	}
 }
 
-// parking is what the poller keeps in an idleReader; its fields but poller are guarded by
-// the poller's mu.
+// parking is what the poller keeps in an idleReader, guarded by the poller's mu.
 type parking struct {
-	poller atomic.Pointer[poller] // set on the first park
-	inSet  bool                   // the socket is in the epoll set (armed or not)
-	closed bool                   // Close was called: never park again
-	token  uint64                 // while parked: its key in parked
-	wake   func()                 // while parked: what the poller runs
+	inSet  bool   // the socket is in the epoll set (armed or not)
+	closed bool   // Close was called: never park again
+	token  uint64 // while parked: its key in parked
+	wake   func() // while parked: what the poller runs
 }
 
 // park parks r with the process's poller (see poller.park).
 func (r *idleReader) park(wake func()) bool {
 	p := sharedPoller()
-	if p == nil {
-		return false
-	}
-	r.poller.Store(p)
-	return p.park(r, wake)
+	return p != nil && p.park(r, wake)
 }
 
 // closing marks r closed and wakes it if it is parked: closing its socket takes it out of
-// the epoll set without an event. A park that races with it finds r closed, or fails on
-// the closed socket, and the reader waits on a goroutine (and finds the end).
+// the epoll set without an event. Both happen under the poller's lock, so a park either
+// comes first (and is woken here) or finds r closed (and the reader waits on a goroutine,
+// and finds the end).
 func (r *idleReader) closing() {
-	p := r.poller.Load()
+	if r.raw == nil {
+		return
+	}
+	p := sharedPoller()
 	if p == nil {
 		return
 	}

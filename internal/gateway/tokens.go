@@ -39,7 +39,7 @@ func (c *conn) awaitToken(session string) {
 	}
 	if draining {
 		close(c.done)
-		_ = c.ws.Close(websocket.StatusCode(protocol.CloseGoingAway), "gateway draining")
+		c.closeWS(protocol.CloseGoingAway, "gateway draining")
 		return
 	}
 	id, ref, perr := c.firstFrame(f, timedOut)

@@ -85,7 +85,7 @@ func (c *conn) writeLoop() {
 		c.sess.Written(events, own)
 		if code != 0 {
 			c.cutWith.CompareAndSwap(0, int32(code))
-			_ = c.ws.Close(websocket.StatusCode(code), closeReason(code))
+			c.closeWS(code, closeReason(code))
 			return
 		}
 	}

@@ -218,7 +218,7 @@ func (r *runner) ack(ctx context.Context, n int) {
 // its end and what comes is given back too: a flush alone is not enough, because the
 // client moves a request's messages to Messages() on a goroutine of its own, which may not
 // have moved them yet (under load it had not, and those events waited for AckWait). The
-// request ends at the latest after Poll; the wait is bounded by that and by two seconds.
+// wait is bounded by Poll (when the request ends anyway) and by two seconds.
 // Should the next gateway still be handed newer events first, it reads the missing ones
 // from the stream (see batch).
 func (r *runner) handOver() {
@@ -235,6 +235,14 @@ func (r *runner) handOver() {
 	for _, h := range r.held {
 		_ = h.msg.Nak()
 	}
+	// With nothing given back the server has nothing to hand out and does not end the
+	// request soon: then only what reached this client before the flush is waited for.
+	if len(r.held) == 0 {
+		_ = r.d.nc.FlushWithContext(ctx)
+		var cancelShort context.CancelFunc
+		ctx, cancelShort = context.WithTimeout(ctx, 250*time.Millisecond)
+		defer cancelShort()
+	}
 	for r.pull != nil {
 		select {
 		case m, ok := <-r.pull.Messages():
@@ -244,8 +252,7 @@ func (r *runner) handOver() {
 			}
 			_ = m.Nak()
 		case <-ctx.Done():
-			r.d.log.Debug("webhook: the last pull request did not end in time", "err", ctx.Err())
-			r.pull = nil
+			r.pull = nil // the request is left to expire; nothing more is handed to it
 		}
 	}
 	fctx, fcancel := context.WithTimeout(context.Background(), 2*time.Second)
