@@ -19,8 +19,8 @@ import (
 // ends (idle.go).
 func (c *conn) read() {
 	for {
-		// Not while closing: coder/websocket may be waiting for the peer's close frame.
-		idle := c.idle != nil && c.idle.canStop() && c.cutWith.Load() == 0
+		// (Never once the gateway closes: idleReader.ending, set by closeWS.)
+		idle := c.idle != nil && c.idle.canStop()
 		if idle {
 			c.idle.may.Store(true)
 		}
