@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chathub/chathub/internal/auth"
+	"github.com/chathub/chathub/internal/gateway"
 	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/protocol"
 )
@@ -34,6 +35,7 @@ type config struct {
 	Window          int
 	Coalesce        time.Duration
 	WriteTimeout    time.Duration
+	Linger          time.Duration
 	EventLog        string
 	ShutdownTimeout time.Duration
 	LogLevel        string
@@ -95,6 +97,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.IntVar(&c.Window, "window", 256, "recent events kept in memory per active room")
 	fs.DurationVar(&c.Coalesce, "presence-coalesce", hub.DefaultCoalesce, "how long presence events (join, leave, typing, ...) may wait to share one write with others to the same client; 0 writes each at once")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "deadline of every write to a client")
+	fs.DurationVar(&c.Linger, "write-linger", gateway.DefaultLinger, "while the gateway is short of CPU, the longest a client's writer waits after a small frame so the next carries more; 0 writes each at once")
 	fs.StringVar(&c.EventLog, "event-log", "", "append every stored event to this file as a JSON line")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long draining may take on SIGTERM")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -236,7 +239,8 @@ func (c *config) check() error {
 		"connect-rate": c.ConnectRate, "connect-burst": float64(c.ConnectBurst), "user-connect-rate": c.UserConnectRate,
 		"user-connect-burst": float64(c.UserConnectBurst), "room-create-rate": c.RoomCreateRate,
 		"room-create-burst": float64(c.RoomCreateBurst), "history-reads": float64(c.HistoryReads),
-		"room-expiry": c.RoomExpiry.Seconds(), "presence-coalesce": c.Coalesce.Seconds()} {
+		"room-expiry": c.RoomExpiry.Seconds(), "presence-coalesce": c.Coalesce.Seconds(),
+		"write-linger": c.Linger.Seconds()} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("--%s must not be negative", name))
 		}
@@ -321,6 +325,14 @@ func (c *config) origins() []string {
 
 // coalesce is --presence-coalesce as the hub takes it: 0 on the command line means presence
 // never waits, which the hub spells negative (its zero is the default).
+// linger is gateway.Config.Linger: --write-linger 0 never waits.
+func (c config) linger() time.Duration {
+	if c.Linger == 0 {
+		return -1
+	}
+	return c.Linger
+}
+
 func (c config) coalesce() time.Duration {
 	if c.Coalesce == 0 {
 		return -1

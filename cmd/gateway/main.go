@@ -146,6 +146,7 @@ func gatewayConfig(cfg config, log *slog.Logger) gateway.Config {
 		Coalesce:       cfg.coalesce(),
 		TidyMemory:     true,
 		WriteTimeout:   cfg.WriteTimeout,
+		Linger:         cfg.linger(),
 		AuthSecret:     cfg.AuthSecret,
 		AuthPublicKey:  cfg.AuthPublicKey,
 		AuthJWKSURL:    cfg.AuthJWKSURL,

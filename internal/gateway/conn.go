@@ -56,6 +56,10 @@ type conn struct {
 	lastSeen atomic.Int64  // unix nanos of the last sign of life: a frame or pong read, a write taken
 	pingSent atomic.Int64  // unix nanos of the last ping sent
 
+	// Owned by the writer (one runs at a time: writing): when it last wrote a frame under
+	// smallFrame (monotonic), 0 if its last frame was larger.
+	smallAt time.Duration
+
 	// Owned by the loop.
 	rooms       map[string]bool // rooms whose joined reply has been queued
 	acks        ackQueue

@@ -52,6 +52,11 @@ type Config struct {
 	TidyMemory bool
 	// WriteTimeout bounds every write to a client; zero means 10s.
 	WriteTimeout time.Duration
+	// Linger is the longest a client's writer waits, after writing a small frame, before
+	// writing the next, while the process is short of CPU (pressure.go): fewer, larger
+	// frames when writing each event as it comes would put the gateway behind. A gateway
+	// with CPU to spare never waits. Zero means DefaultLinger; negative never waits.
+	Linger time.Duration
 	// JoinTimeout bounds a join, history included; zero means 10s.
 	JoinTimeout time.Duration
 	// AuthSecret switches on token mode: clients present HS256 JWTs signed with it.
@@ -101,6 +106,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	c.Grace = orDuration(c.Grace, 10*time.Second)
 	c.WriteTimeout = orDuration(c.WriteTimeout, 10*time.Second)
+	if c.Linger == 0 {
+		c.Linger = DefaultLinger
+	}
 	c.JoinTimeout = orDuration(c.JoinTimeout, 10*time.Second)
 	c.PingInterval = orDuration(c.PingInterval, 30*time.Second)
 	c.AuthTimeout = orDuration(c.AuthTimeout, 10*time.Second)
@@ -131,6 +139,7 @@ type Gateway struct {
 	waiting     atomic.Int64   // connections waiting for their first frame's token
 	api         *serverAPI
 	webhook     *webhook.Deliverer // nil without Config.Webhook
+	pressure    pressure
 
 	stop   context.CancelFunc // ends what start started
 	runCtx context.Context    // ends with stop
@@ -246,6 +255,10 @@ func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 	grp.Go(func() error { g.markerWatch.Run(runCtx, g.markerMoved); return nil })
 	grp.Go(func() error { g.hub.Run(runCtx); return nil })
 	grp.Go(func() error { g.pinger(runCtx); return nil })
+	if g.cfg.Linger > 0 {
+		g.pressure.max = g.cfg.Linger
+		grp.Go(func() error { g.pressure.watch(runCtx, g.lingerChanged); return nil })
+	}
 	if g.cfg.TidyMemory {
 		grp.Go(func() error { g.tidyMemory(runCtx); return nil })
 	}

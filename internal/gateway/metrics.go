@@ -52,6 +52,8 @@ func newMetrics(g *Gateway) *metrics {
 		gaugeFunc("chat_connections", "Open WebSocket connections.", func() float64 { return float64(g.conns.count()) }),
 		gaugeFunc("chat_rooms_active", "Rooms with members on this gateway.", func() float64 { return float64(g.feeds.Count()) }),
 		gaugeFunc("chat_users_online", "Users online on any gateway.", func() float64 { return float64(g.control.State().UserCount()) }),
+		gaugeFunc("chat_write_linger_seconds", "How long a client's writer now waits after a small frame: above zero while the process is short of CPU.",
+			func() float64 { return g.pressure.Linger().Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chat_nats_reconnects_total", Help: "Reconnections to NATS."},
 			func() float64 { return float64(g.nc.Stats().Reconnects) }),
 		gaugeFunc("chat_nats_connected", "1 while connected to NATS.", func() float64 {

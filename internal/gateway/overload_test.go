@@ -185,6 +185,14 @@ func TestStarvedGatewayCutsNobodyWhoReads(t *testing.T) {
 	for _, p := range pubs {
 		sendN(p, "lobby", 500, 200)
 	}
+	// The gateway sees that it is short of CPU: its writers linger (pressure.go).
+	for metricValue(t, g, "chat_write_linger_seconds") == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the writers never lingered in a starved process")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	for _, p := range pubs {
 		acked(t, p, 500)
 	}

@@ -50,6 +50,7 @@ func (c *conn) writeLoop() {
 	var taken []*hub.Frame // taken from the queue, not yet written
 	for {
 		if len(taken) == 0 {
+			c.linger()
 			// Let the hub queue more before taking: fewer, larger frames.
 			runtime.Gosched()
 			taken = c.sess.Take(taken[:0])
@@ -79,6 +80,10 @@ func (c *conn) writeLoop() {
 			// The socket took it: the peer is reading (a dead one stops taking writes, and
 			// the write timeout cuts it). A busy connection needs no ping.
 			c.seen()
+			c.smallAt = 0
+			if len(data) < smallFrame {
+				c.smallAt = monotonic()
+			}
 			c.g.metrics.writes.Inc()
 			c.g.metrics.written.Add(float64(len(data)))
 		}
