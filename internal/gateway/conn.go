@@ -57,8 +57,10 @@ type conn struct {
 	pingSent atomic.Int64  // unix nanos of the last ping sent
 
 	// Owned by the writer (one runs at a time: writing): when it last wrote a frame under
-	// smallFrame (monotonic), 0 if its last frame was larger.
-	smallAt time.Duration
+	// smallFrame (monotonic), 0 if its last frame was larger; the write deadline it set on
+	// nc (monotonic), 0 if none.
+	smallAt  time.Duration
+	deadline time.Duration
 
 	// Owned by the loop.
 	rooms       map[string]bool // rooms whose joined reply has been queued

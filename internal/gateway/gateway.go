@@ -50,7 +50,8 @@ type Config struct {
 	// (tidy.go). It acts on the whole process: cmd/gateway sets it, tests running several
 	// gateways in one process do not.
 	TidyMemory bool
-	// WriteTimeout bounds every write to a client; zero means 10s.
+	// WriteTimeout bounds every write to a client: a client whose socket takes nothing for
+	// this long (at most half as long again) is cut; zero means 10s.
 	WriteTimeout time.Duration
 	// Linger is the longest a client's writer waits, after writing a small frame, before
 	// writing the next, while the process is short of CPU (pressure.go): fewer, larger
