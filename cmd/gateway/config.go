@@ -96,7 +96,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.IntVar(&c.SendBudget, "send-budget", 4<<20, "bytes of events that may wait for a session's client before it is closed as too slow (4000)")
 	fs.IntVar(&c.Window, "window", 256, "recent events kept in memory per active room")
 	fs.DurationVar(&c.Coalesce, "presence-coalesce", hub.DefaultCoalesce, "how long presence events (join, leave, typing, ...) may wait to share one write with others to the same client; 0 writes each at once")
-	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "a client whose socket takes no write for this long (at most half as long again) is cut as too slow (4000)")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "a client whose socket takes no write for this long (at most half as long again) is cut as too slow")
 	fs.DurationVar(&c.Linger, "write-linger", gateway.DefaultLinger, "while the gateway is short of CPU, the longest a client's writer waits after a small frame so the next carries more; 0 writes each at once")
 	fs.StringVar(&c.EventLog, "event-log", "", "append every stored event to this file as a JSON line")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long draining may take on SIGTERM")
@@ -325,17 +325,17 @@ func (c *config) origins() []string {
 
 // coalesce is --presence-coalesce as the hub takes it: 0 on the command line means presence
 // never waits, which the hub spells negative (its zero is the default).
+func (c config) coalesce() time.Duration {
+	if c.Coalesce == 0 {
+		return -1
+	}
+	return c.Coalesce
+}
+
 // linger is gateway.Config.Linger: --write-linger 0 never waits.
 func (c config) linger() time.Duration {
 	if c.Linger == 0 {
 		return -1
 	}
 	return c.Linger
-}
-
-func (c config) coalesce() time.Duration {
-	if c.Coalesce == 0 {
-		return -1
-	}
-	return c.Coalesce
 }

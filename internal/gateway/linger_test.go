@@ -16,7 +16,8 @@ import (
 // small frame, and then everything that came meanwhile in one frame.
 func TestLingeringWriterWritesWhatCameMeanwhileInOneFrame(t *testing.T) {
 	g := gw(t, gateway.Config{Linger: -1}) // no watcher: the test sets the linger
-	const linger = 3 * time.Second
+	// Every writer of the gateway lingers: the publisher's replies wait too.
+	const linger = time.Second
 	gateway.SetLinger(g.Gateway, linger)
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
 	defer cancel()
@@ -30,6 +31,8 @@ func TestLingeringWriterWritesWhatCameMeanwhileInOneFrame(t *testing.T) {
 	defer ws.CloseNow()
 	read := func() ([]byte, time.Time) {
 		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+		defer cancel()
 		_, data, err := ws.Read(ctx)
 		if err != nil {
 			t.Fatal(err)

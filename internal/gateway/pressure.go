@@ -30,9 +30,15 @@ const (
 	// starved and comfortable bound the 90th percentile of the time runnable goroutines
 	// waited for a CPU in the last sample: above starved the linger grows, below
 	// comfortable it shrinks. Between them it stays. (On an idle two-core machine the
-	// figure is under 1 ms; a saturated one, 12-40 ms.)
+	// figure is under 1 ms; a saturated one, 12-40 ms.) The runtime's buckets are a
+	// quarter of a power of two wide and the percentile is its bucket's upper bound, so
+	// the thresholds are met from about 3.7 and 1.8 ms.
 	starved     = 4 * time.Millisecond
 	comfortable = 2 * time.Millisecond
+	// fewSamples is how many scheduling latencies a sample must count to tell anything:
+	// the runtime records about one goroutine in eight, so a quiet gateway counts a few,
+	// and one GC pause would make their 90th percentile. Fewer count as comfortable.
+	fewSamples = 32
 	// lingerStep is how much the linger grows per starved sample.
 	lingerStep = 5 * time.Millisecond
 	// smallFrame is the frame below which a writer lingers: one at least this big gains
@@ -81,7 +87,13 @@ func (p *pressure) watch(ctx context.Context, set func(time.Duration)) {
 		}
 		rtmetrics.Read(sample)
 		h := sample[0].Value.Float64Histogram()
-		wait := percentile90(h, prev)
+		if len(h.Counts) != len(prev) {
+			return // the runtime's buckets are fixed; if not, writers never linger
+		}
+		wait, n := percentile90(h, prev)
+		if n < fewSamples {
+			wait = 0
+		}
 		copy(prev, h.Counts)
 		cur := p.Linger()
 		if n := p.next(cur, wait); n != cur {
@@ -92,8 +104,8 @@ func (p *pressure) watch(ctx context.Context, set func(time.Duration)) {
 }
 
 // percentile90 is the 90th percentile of what h counted since prev (its counts then), as
-// the upper bound of its bucket; zero when it counted nothing.
-func percentile90(h *rtmetrics.Float64Histogram, prev []uint64) time.Duration {
+// the upper bound of its bucket (zero when it counted nothing), and how many it counted.
+func percentile90(h *rtmetrics.Float64Histogram, prev []uint64) (time.Duration, uint64) {
 	var total uint64
 	for i, c := range h.Counts {
 		total += c - prev[i]
@@ -102,32 +114,30 @@ func percentile90(h *rtmetrics.Float64Histogram, prev []uint64) time.Duration {
 	for i, c := range h.Counts {
 		if acc += c - prev[i]; total > 0 && acc*10 >= total*9 {
 			if b := h.Buckets[i+1]; b < math.MaxInt64/float64(time.Second) {
-				return time.Duration(b * float64(time.Second))
+				return time.Duration(b * float64(time.Second)), total
 			}
-			return time.Duration(math.MaxInt64)
+			return time.Duration(math.MaxInt64), total
 		}
 	}
-	return 0
+	return 0, 0
 }
 
-// lingerChanged logs the linger's moves into and out of zero.
+// lingerChanged logs the linger's every move.
 func (g *Gateway) lingerChanged(d time.Duration) {
 	g.log.Debug("writers' linger changed", "linger", d)
 }
 
-// linger waits, before the writer takes more, for the rest of the linger since its last
-// frame, if that frame was small and the process is short of CPU.
-func (c *conn) linger() {
+// lingerLeft is what is left of the linger since the writer's last frame, if that frame was
+// small; zero or less when the writer need not wait.
+func (c *conn) lingerLeft() time.Duration {
 	if c.smallAt == 0 {
-		return
+		return 0
 	}
 	d := c.g.pressure.Linger()
 	if d <= 0 {
-		return
+		return 0
 	}
-	if wait := d - (monotonic() - c.smallAt); wait > 0 {
-		time.Sleep(wait)
-	}
+	return d - (monotonic() - c.smallAt)
 }
 
 // monotonic is the time since the process started, never 0 after it.

@@ -43,18 +43,18 @@ func TestPercentile90CountsSinceLastSample(t *testing.T) {
 	}
 	prev := []uint64{1000, 0, 0, 0, 0} // the thousand fast ones were the last sample's
 	// Of the 100 new, 95 waited under 2 ms.
-	if got := percentile90(h, prev); got != 2*time.Millisecond {
-		t.Fatalf("percentile90 = %v, want 2ms", got)
+	if got, n := percentile90(h, prev); got != 2*time.Millisecond || n != 100 {
+		t.Fatalf("percentile90 = %v of %d, want 2ms of 100", got, n)
 	}
 	h.Counts = []uint64{1000, 50, 0, 50, 0} // half of the new ones waited 8-32 ms
-	if got := percentile90(h, prev); got != 32*time.Millisecond {
+	if got, _ := percentile90(h, prev); got != 32*time.Millisecond {
 		t.Fatalf("percentile90 = %v, want 32ms", got)
 	}
-	if got := percentile90(h, h.Counts); got != 0 {
+	if got, n := percentile90(h, h.Counts); got != 0 || n != 0 {
 		t.Fatalf("percentile90 of nothing = %v, want 0", got)
 	}
 	h.Counts = []uint64{1000, 0, 0, 0, 1}
-	if got := percentile90(h, prev); got != time.Duration(math.MaxInt64) {
+	if got, _ := percentile90(h, prev); got != time.Duration(math.MaxInt64) {
 		t.Fatalf("percentile90 in the unbounded bucket = %v, want the longest duration", got)
 	}
 }

@@ -50,7 +50,17 @@ func (c *conn) writeLoop() {
 	var taken []*hub.Frame // taken from the queue, not yet written
 	for {
 		if len(taken) == 0 {
-			c.linger()
+			// Short of CPU after a small frame: wait for more (pressure.go), holding no
+			// batch buffer. (Taking first, and ending at once when nothing was queued,
+			// started a writer per frame under load: 1.03-1.16 million deliveries a
+			// second at 12,000 msg/s against 1.19.)
+			if wait := c.lingerLeft(); wait > 0 {
+				if buf != nil {
+					batchPool.Put(buf)
+					buf = nil
+				}
+				time.Sleep(wait)
+			}
 			// Let the hub queue more before taking: fewer, larger frames.
 			runtime.Gosched()
 			taken = c.sess.Take(taken[:0])
@@ -94,6 +104,7 @@ func (c *conn) writeLoop() {
 		c.sess.Written(events, own)
 		if code != 0 {
 			c.cutWith.CompareAndSwap(0, int32(code))
+			c.clearDeadline() // the close handshake has its own
 			c.closeWS(code, closeReason(code))
 			return
 		}
