@@ -135,6 +135,7 @@ func (c *conn) begin(id identity) {
 	c.expires, c.admin = id.expires, id.admin
 	c.sess = hub.NewSession(id.user, id.session, newConnID(), c.g.cfg.SendBudget, c.wake, c.cut)
 	c.g.metrics.opened.Inc()
+	c.g.opened.Add(1)
 }
 
 // log is the connection's logger. It is made when a line is logged, not kept: a logger

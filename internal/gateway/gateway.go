@@ -46,8 +46,8 @@ type Config struct {
 	Window int
 	// Coalesce is hub.Config.Coalesce: how long presence may wait to share a write.
 	Coalesce time.Duration
-	// TidyMemory returns the memory of a burst to the system once the gateway is quiet
-	// (tidy.go). It acts on the whole process: cmd/gateway sets it, tests running several
+	// TidyMemory returns the memory of a burst to the system once the gateway is quiet,
+	// and collects more often while connections open in a burst (tidy.go). It acts on the whole process: cmd/gateway sets it, tests running several
 	// gateways in one process do not.
 	TidyMemory bool
 	// WriteTimeout bounds every write to a client: a client whose socket takes nothing for
@@ -138,6 +138,8 @@ type Gateway struct {
 	mux         http.Handler
 	tokens      *auth.Verifier // nil in open mode
 	waiting     atomic.Int64   // connections waiting for their first frame's token
+	opened      atomic.Uint64  // connections opened (with a session) since the start
+	bursting    atomic.Bool    // connections are opening in a burst (tidy.go): no tidying
 	api         *serverAPI
 	webhook     *webhook.Deliverer // nil without Config.Webhook
 	pressure    pressure
@@ -262,6 +264,7 @@ func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 	}
 	if g.cfg.TidyMemory {
 		grp.Go(func() error { g.tidyMemory(runCtx); return nil })
+		grp.Go(func() error { g.paceBursts(runCtx); return nil })
 	}
 	grp.Go(func() error { g.feeds.RunChecks(runCtx, 3*time.Second); return nil })
 	if g.webhook != nil {

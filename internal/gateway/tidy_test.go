@@ -43,3 +43,39 @@ func TestHeapFiguresAreRead(t *testing.T) {
 		}
 	}
 }
+
+// The collector's pace is lowered when connections open in a burst, held while it lasts,
+// put back burstCalm quiet periods after it; a pace already as frequent, or collection
+// switched off, is left alone.
+func TestBurstPacerLowersThePaceDuringABurstOnly(t *testing.T) {
+	gogc := 100
+	set := func(n int) int { prev := gogc; gogc = n; return prev }
+	p := &burstPacer{setGCPercent: set}
+	if p.step(burstOpens-1) || gogc != 100 {
+		t.Fatalf("a few connections changed the pace to %d", gogc)
+	}
+	if !p.step(burstOpens) || gogc != burstGOGC {
+		t.Fatalf("a burst: pace %d, want %d", gogc, burstGOGC)
+	}
+	for i := range burstCalm - 1 { // quiet, then a burst again: the count starts over
+		if p.step(0) || gogc != burstGOGC {
+			t.Fatalf("pace put back after %d quiet periods", i+1)
+		}
+	}
+	p.step(burstOpens)
+	for i := range burstCalm - 1 {
+		if p.step(0) || gogc != burstGOGC {
+			t.Fatalf("pace put back after %d quiet periods following a second burst", i+1)
+		}
+	}
+	if !p.step(0) || gogc != 100 {
+		t.Fatalf("after the burst: pace %d, want 100", gogc)
+	}
+	for _, own := range []int{-1, burstGOGC, 10} { // off, or already as frequent
+		gogc = own
+		p := &burstPacer{setGCPercent: set}
+		if p.step(burstOpens) || gogc != own {
+			t.Fatalf("GOGC %d: a burst set the pace to %d", own, gogc)
+		}
+	}
+}
