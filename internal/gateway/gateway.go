@@ -140,6 +140,7 @@ type Gateway struct {
 	waiting     atomic.Int64   // connections waiting for their first frame's token
 	opened      atomic.Uint64  // connections opened (with a session) since the start
 	bursting    atomic.Bool    // connections are opening in a burst (tidy.go): no tidying
+	tidyDue     atomic.Bool    // a burst has just ended (tidy.go): tidy at the next look
 	api         *serverAPI
 	webhook     *webhook.Deliverer // nil without Config.Webhook
 	pressure    pressure

@@ -44,37 +44,48 @@ func TestHeapFiguresAreRead(t *testing.T) {
 	}
 }
 
-// The collector's pace is lowered when connections open in a burst, held while it lasts,
-// put back burstCalm quiet periods after it; a pace already as frequent, or collection
-// switched off, is left alone.
+// The collector's pace is lowered when connections open in a burst, held while it lasts
+// and while much is still allocated after it, put back burstCalm calm periods after it (or
+// burstLong periods after the last burst, however much is allocated); a pace already as
+// frequent, or collection switched off, is left alone.
 func TestBurstPacerLowersThePaceDuringABurstOnly(t *testing.T) {
+	const busy = tidyQuiet + 1
 	gogc := 100
 	set := func(n int) int { prev := gogc; gogc = n; return prev }
 	p := &burstPacer{setGCPercent: set}
-	if p.step(burstOpens-1) || gogc != 100 {
+	if p.step(burstOpens-1, busy) || gogc != 100 {
 		t.Fatalf("a few connections changed the pace to %d", gogc)
 	}
-	if !p.step(burstOpens) || gogc != burstGOGC {
+	if !p.step(burstOpens, busy) || gogc != burstGOGC {
 		t.Fatalf("a burst: pace %d, want %d", gogc, burstGOGC)
 	}
-	for i := range burstCalm - 1 { // quiet, then a burst again: the count starts over
-		if p.step(0) || gogc != burstGOGC {
-			t.Fatalf("pace put back after %d quiet periods", i+1)
+	held := func(steps int, opened, allocated uint64, why string) {
+		t.Helper()
+		for i := range steps {
+			if p.step(opened, allocated) || gogc != burstGOGC {
+				t.Fatalf("%s: pace put back after %d periods", why, i+1)
+			}
 		}
 	}
-	p.step(burstOpens)
-	for i := range burstCalm - 1 {
-		if p.step(0) || gogc != burstGOGC {
-			t.Fatalf("pace put back after %d quiet periods following a second burst", i+1)
-		}
-	}
-	if !p.step(0) || gogc != 100 {
+	held(burstCalm-1, 0, 0, "calm, not for long enough")
+	p.step(burstOpens, busy) // another burst: the count starts over
+	held(burstCalm-1, 0, 0, "calm after a second burst")
+	held(3, 0, busy, "much allocated after the burst")
+	held(burstCalm-1, 0, tidyQuiet/burstCalm, "calm again after the allocations")
+	if !p.step(0, 0) || gogc != 100 {
 		t.Fatalf("after the burst: pace %d, want 100", gogc)
 	}
+
+	p.step(burstOpens, busy) // a burst during heavy traffic: the pace comes back anyway
+	held(burstLong-1, 0, busy, "heavy traffic after a burst")
+	if !p.step(0, busy) || gogc != 100 {
+		t.Fatalf("%d periods after a burst in heavy traffic: pace %d, want 100", burstLong, gogc)
+	}
+
 	for _, own := range []int{-1, burstGOGC, 10} { // off, or already as frequent
 		gogc = own
 		p := &burstPacer{setGCPercent: set}
-		if p.step(burstOpens) || gogc != own {
+		if p.step(burstOpens, busy) || gogc != own {
 			t.Fatalf("GOGC %d: a burst set the pace to %d", own, gogc)
 		}
 	}
