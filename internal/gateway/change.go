@@ -17,7 +17,7 @@ func (c *conn) member(ctx context.Context, room, what string) *protocol.Error {
 	switch r := c.rules(room); {
 	case r.Banned:
 		return errBanned(room) // banned comes first: a banned user has been made to leave
-	case c.rooms[room]:
+	case c.rooms.Has(room):
 		return nil
 	case !r.Listed && !protocol.IsPrivate(room):
 		return protocol.Errorf(protocol.CodeForbidden, "%s is for its members only", room)

@@ -84,8 +84,7 @@ func messageID(user, session, room, ref string) string {
 // with left all the same: the session is not in it afterwards either way.
 func (c *conn) leaveRoom(ctx context.Context, room, ref, reason string) *protocol.Error {
 	left := protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Ref: ref, ChatroomID: room, Reason: reason})
-	was := c.rooms[room]
-	delete(c.rooms, room)
+	was := c.rooms.Delete(room)
 	if err := c.g.hub.Leave(c.sess, room, nil); err != nil {
 		return c.failure("leave", err)
 	}

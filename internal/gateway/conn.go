@@ -12,6 +12,7 @@ import (
 
 	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/protocol"
+	"github.com/chathub/chathub/internal/smallset"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 )
@@ -63,7 +64,7 @@ type conn struct {
 	deadline time.Duration
 
 	// Owned by the loop.
-	rooms       map[string]bool // rooms whose joined reply has been queued
+	rooms       smallset.Set[string] // rooms whose joined reply has been queued
 	acks        ackQueue
 	taken       uint64      // frames the loop has taken from the reader, its end included
 	closing     bool        // a close is queued: further frames are not run
@@ -91,7 +92,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &conn{g: g, frames: make(chan frame), ended: make(chan struct{}), done: make(chan struct{}),
-		inbox: newInbox(), rooms: make(map[string]bool)}
+		inbox: newInbox()}
 	c.looping.Store(true) // this goroutine holds the loop until it lets go (release)
 	ws, err := websocket.Accept(withSmallBuffers(w, c.hijacked), r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled,

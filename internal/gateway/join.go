@@ -28,7 +28,7 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 	g := c.g
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.JoinTimeout)
 	defer cancel()
-	was := c.rooms[room]
+	was := c.rooms.Has(room)
 	if max := g.cfg.Limits.MaxRooms; max > 0 && !was && len(c.rooms) >= max {
 		return protocol.Errorf(protocol.CodeForbidden, "a session may be in at most %d rooms; leave one first", max)
 	}
@@ -88,7 +88,7 @@ func (c *conn) join(ctx context.Context, room string, a joinArgs) *protocol.Erro
 		c.undoJoin(room, was, stored)
 		return c.failure("join", err)
 	}
-	c.rooms[room] = true
+	c.rooms.Add(room)
 	r.Session, r.Room, r.Gen = c.sess, room, t.Gen
 	if err := g.hub.Joined(r); err != nil {
 		return c.failure("join", err)

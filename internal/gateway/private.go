@@ -12,7 +12,7 @@ import (
 func (g *Gateway) privateOpened(room, user, peer string) {
 	for _, c := range g.conns.ofUser(peer) {
 		c.ask(func(ctx context.Context, c *conn) {
-			if c.rooms[room] {
+			if c.rooms.Has(room) {
 				return
 			}
 			// Others' private rooms may take at most half of a session's rooms: 200 users

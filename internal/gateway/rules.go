@@ -68,7 +68,7 @@ func (l local) Banned(room, user string) {
 			continue
 		}
 		c.ask(func(ctx context.Context, c *conn) {
-			if c.rooms[room] {
+			if c.rooms.Has(room) {
 				c.leaveRoom(ctx, room, "", protocol.LeftBanned)
 			}
 		})
@@ -84,7 +84,7 @@ func (l local) RoomDeleted(room string) <-chan struct{} {
 		left := make(chan struct{})
 		c.ask(func(ctx context.Context, c *conn) {
 			defer close(left)
-			if c.rooms[room] {
+			if c.rooms.Has(room) {
 				c.leaveRoom(ctx, room, "", protocol.LeftDeleted)
 			}
 		})

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/chathub/chathub/internal/smallset"
 )
 
 // ErrClosed is returned by calls made after Run has returned.
@@ -72,9 +74,9 @@ type Hub struct {
 	done  chan struct{}
 
 	// Owned by the Run goroutine.
-	sessions map[*Session]map[string]bool // session → its rooms
-	byKey    map[string]*Session          // user\x00session → connected session
-	byUser   map[string]map[*Session]bool
+	sessions map[*Session]struct{} // registered sessions (their rooms: Session.rooms)
+	byKey    map[string]*Session   // user\x00session → connected session
+	byUser   map[string]smallset.Set[*Session]
 	rooms    map[string]*room
 	epoch    uint64
 	gen      uint64 // the last join generation handed out; never reused
@@ -111,9 +113,9 @@ func New(cfg Config) *Hub {
 		reqc:     make(chan request, 1024),
 		feedc:    make(chan request, 1024),
 		done:     make(chan struct{}),
-		sessions: make(map[*Session]map[string]bool),
+		sessions: make(map[*Session]struct{}),
 		byKey:    make(map[string]*Session),
-		byUser:   make(map[string]map[*Session]bool),
+		byUser:   make(map[string]smallset.Set[*Session]),
 		rooms:    make(map[string]*room),
 	}
 }

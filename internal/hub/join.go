@@ -38,8 +38,7 @@ type joinReq struct {
 }
 
 func (j *joinReq) apply(h *Hub) {
-	rooms, ok := h.sessions[j.s]
-	if !ok {
+	if _, ok := h.sessions[j.s]; !ok {
 		close(j.reply)
 		return
 	}
@@ -50,7 +49,7 @@ func (j *joinReq) apply(h *Hub) {
 		h.rooms[j.room] = r
 		h.cfg.Feeds.Start(j.room, r.epoch, h)
 	}
-	rooms[j.room] = true
+	j.s.rooms.Add(j.room)
 	r.waiting = append(r.waiting, j)
 	h.admit(r)
 }

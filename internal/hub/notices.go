@@ -1,5 +1,7 @@
 package hub
 
+import "slices"
+
 // Typing passes a typing notice of user to the other users' live members of room. It is
 // best effort: when the hub is busy the notice is dropped, never waited for.
 func (h *Hub) Typing(room, user string, f *Frame) {
@@ -43,7 +45,8 @@ type toUserReq struct {
 }
 
 func (q toUserReq) apply(h *Hub) {
-	for s := range h.byUser[q.user] {
+	// A copy: remove changes the user's set.
+	for _, s := range slices.Clone(h.byUser[q.user]) {
 		if s.Conn == q.except {
 			continue
 		}

@@ -1,6 +1,9 @@
 package hub
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // Broadcast queues f, an online or offline notice, for every local session. Like presence in
 // a room it may wait to share a write (Config.Coalesce): a connect storm sends every
@@ -30,11 +33,7 @@ type sessionsReq struct {
 }
 
 func (q sessionsReq) apply(h *Hub) {
-	var out []*Session
-	for s := range h.byUser[q.user] {
-		out = append(out, s)
-	}
-	q.reply <- out
+	q.reply <- slices.Clone(h.byUser[q.user])
 }
 
 // Stats counts what the hub holds.

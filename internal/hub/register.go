@@ -24,12 +24,11 @@ func (r registerReq) apply(h *Hub) {
 		old.cut(CloseReplaced, "replaced by a newer connection of this session")
 		h.remove(old)
 	}
-	h.sessions[r.s] = make(map[string]bool)
+	h.sessions[r.s] = struct{}{}
 	h.byKey[r.s.key()] = r.s
-	if h.byUser[r.s.User] == nil {
-		h.byUser[r.s.User] = make(map[*Session]bool)
-	}
-	h.byUser[r.s.User][r.s] = true
+	u := h.byUser[r.s.User]
+	u.Add(r.s)
+	h.byUser[r.s.User] = u
 }
 
 type unregisterReq struct {
@@ -44,30 +43,28 @@ func (r unregisterReq) apply(h *Hub) {
 
 // remove takes a session out of every map and room; rooms left empty stop.
 func (h *Hub) remove(s *Session) {
-	rooms, ok := h.sessions[s]
-	if !ok {
+	if _, ok := h.sessions[s]; !ok {
 		return
 	}
-	for name := range rooms {
-		h.leaveRoom(s, name)
+	for len(s.rooms) > 0 { // leaveRoom takes the room out of s.rooms
+		h.leaveRoom(s, s.rooms[len(s.rooms)-1])
 	}
 	delete(h.sessions, s)
 	if h.byKey[s.key()] == s {
 		delete(h.byKey, s.key())
 	}
-	if u := h.byUser[s.User]; u != nil {
-		delete(u, s)
-		if len(u) == 0 {
+	if u, ok := h.byUser[s.User]; ok {
+		if u.Delete(s); len(u) == 0 {
 			delete(h.byUser, s.User)
+		} else {
+			h.byUser[s.User] = u
 		}
 	}
 }
 
 // leaveRoom takes s out of one room, including a join it is waiting for.
 func (h *Hub) leaveRoom(s *Session, name string) {
-	if rooms := h.sessions[s]; rooms != nil {
-		delete(rooms, name)
-	}
+	s.rooms.Delete(name)
 	r := h.rooms[name]
 	if r == nil {
 		return

@@ -3,6 +3,8 @@ package hub
 import (
 	"sync"
 	"time"
+
+	"github.com/chathub/chathub/internal/smallset"
 )
 
 // Frame is one encoded JSON object queued for a session. An event's frame is encoded once
@@ -35,6 +37,8 @@ type Session struct {
 	// whether a flush is to release it.
 	woken time.Duration
 	lazy  bool
+	// Owned by the hub goroutine: the rooms s is in or waiting to join.
+	rooms smallset.Set[string]
 
 	mu     sync.Mutex
 	q      []*Frame // waiting for the writer, oldest first
