@@ -13,7 +13,7 @@ import (
 // buffer, straight into the message), and frameWriter needs only a frame's header in the
 // write buffer.
 const (
-	readBuffer  = 512
+	readBuffer  = 256
 	writeBuffer = 128 // at least a control frame: 2 bytes of header, 125 of payload
 )
 
