@@ -27,10 +27,23 @@ func TestClusterReadsSeeAcknowledgedAppends(t *testing.T) {
 		}
 		stores[i] = st
 	}
-	// Replicas answer direct gets once they have caught up with the new stream: wait for that.
-	warm, _, err := stores[0].Append(ctx, "warm", []byte(`{}`), "", nil)
-	if err != nil {
-		t.Fatal(err)
+	// A new replicated stream takes publishes once its leader is elected (until then, "no
+	// response from stream", as CI once saw), and replicas answer direct gets once they
+	// have caught up with it: wait for both.
+	var warm uint64
+	for {
+		id, _, err := stores[0].Append(ctx, "warm", []byte(`{}`), "", nil)
+		if err == nil {
+			warm = id
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	for _, st := range stores {
 		for {
