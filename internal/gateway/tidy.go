@@ -49,11 +49,17 @@ func shouldTidy(prev, now heapFigures) bool {
 	return now.allocs-prev.allocs <= tidyQuiet && now.held > now.live+tidyExcess
 }
 
-func (g *Gateway) tidyMemory(ctx context.Context) {
+// heapSamples is what readHeapFigures reads into.
+func heapSamples() []rtmetrics.Sample {
 	s := make([]rtmetrics.Sample, len(tidyMetrics))
 	for i, name := range tidyMetrics {
 		s[i].Name = name
 	}
+	return s
+}
+
+func (g *Gateway) tidyMemory(ctx context.Context) {
+	s := heapSamples()
 	prev := readHeapFigures(s)
 	var last time.Time
 	t := time.NewTicker(tidyEvery)
@@ -154,14 +160,8 @@ func (g *Gateway) paceBursts(ctx context.Context) {
 			p.setGCPercent(p.restore)
 		}
 	}()
-	allocs := []rtmetrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	allocated := func() uint64 {
-		rtmetrics.Read(allocs)
-		if allocs[0].Value.Kind() != rtmetrics.KindUint64 {
-			return 0
-		}
-		return allocs[0].Value.Uint64()
-	}
+	s := heapSamples()
+	allocated := func() uint64 { return readHeapFigures(s).allocs }
 	t := time.NewTicker(burstEvery)
 	defer t.Stop()
 	last, lastAlloc := g.opened.Load(), allocated()

@@ -29,10 +29,7 @@ func TestShouldTidyOnlyWhenQuietAndHoldingMuchMoreThanLive(t *testing.T) {
 // The figures come from the runtime's metrics under the names tidy.go asks for: a name
 // the runtime does not know would read as zero and the rule would never hold.
 func TestHeapFiguresAreRead(t *testing.T) {
-	s := make([]rtmetrics.Sample, len(tidyMetrics))
-	for i, name := range tidyMetrics {
-		s[i].Name = name
-	}
+	s := heapSamples()
 	f := readHeapFigures(s)
 	if f.allocs == 0 || f.held == 0 || f.held < f.live {
 		t.Fatalf("figures %+v", f)
