@@ -193,10 +193,10 @@ func (p *Plane) firstWatch(ctx context.Context, kv jetstream.KeyValue, apply fun
 // orphans starts the grace period of sessions recorded on this gateway's id by an earlier
 // run: a gateway restarted under the same id holds none of them any more.
 func (p *Plane) orphans(ctx context.Context) {
-	for _, rec := range p.state.sessionList() {
-		if rec.GatewayID != p.cfg.GatewayID || rec.Run == p.run || rec.GraceUntil != 0 {
-			continue
-		}
+	earlier := p.state.sessionsWhere(func(rec *sessionRecord) bool {
+		return rec.GatewayID == p.cfg.GatewayID && rec.Run != p.run && rec.GraceUntil == 0
+	})
+	for _, rec := range earlier {
 		err := p.startGrace(ctx, rec.UserID, rec.SessionID, rec.Conn)
 		if ignoreSkip(err) != nil {
 			p.log.Warn("a session of this gateway's previous run was not released", "user", rec.UserID, "err", err)

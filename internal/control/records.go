@@ -94,9 +94,16 @@ type gatewayRecord struct {
 }
 
 // Key builders of the presence bucket. Every part is a validated name (no '.').
-func sessionKey(user, session string) string { return "session." + user + "." + session }
-func memberKey(room, user string) string     { return "member." + room + "." + user }
-func userKey(user string) string             { return "user." + user }
+func sessionKey(user, session string) string { return string(appendSessionKey(nil, user, session)) }
+
+// appendSessionKey appends sessionKey(user, session) to dst.
+func appendSessionKey(dst []byte, user, session string) []byte {
+	dst = append(append(dst, "session."...), user...)
+	return append(append(dst, '.'), session...)
+}
+
+func memberKey(room, user string) string { return "member." + room + "." + user }
+func userKey(user string) string         { return "user." + user }
 
 func without(list []string, s string) []string {
 	return slices.DeleteFunc(slices.Clone(list), func(x string) bool { return x == s })

@@ -48,7 +48,8 @@ func (sw *sweeper) sweep(ctx context.Context) {
 		sw.blind(now)
 		return
 	}
-	sw.pass(ctx, now, live, sw.p.state.sessionList())
+	due := sw.p.state.sessionsWhere(func(rec *sessionRecord) bool { return sw.due(rec, live, now) })
+	sw.pass(ctx, now, live, due)
 	sw.dropUnbacked(ctx, now)
 	sw.settleOwed(ctx, now)
 }
@@ -112,14 +113,23 @@ func (sw *sweeper) pass(ctx context.Context, now time.Time, live liveRuns, recs 
 		}
 	}
 	for _, rec := range recs {
-		deadline := sw.deadline(&rec, live, now)
-		switch {
-		case deadline > 0 && now.UnixMilli() >= deadline:
+		if !sw.due(&rec, live, now) {
+			continue
+		}
+		if sw.deadline(&rec, live, now) > 0 {
 			sw.expire(ctx, rec)
-		case deadline == 0 && len(rec.Stale) > 0 && now.UnixMilli() >= rec.StaleUntil:
+		} else {
 			sw.dropStale(ctx, rec)
 		}
 	}
+}
+
+// due reports whether rec needs the sweeper at now: it stopped counting (its grace is
+// over, or its gateway's run died long enough ago), or its stale rooms are due.
+func (sw *sweeper) due(rec *sessionRecord, live liveRuns, now time.Time) bool {
+	deadline := sw.deadline(rec, live, now)
+	return deadline > 0 && now.UnixMilli() >= deadline ||
+		deadline == 0 && len(rec.Stale) > 0 && now.UnixMilli() >= rec.StaleUntil
 }
 
 // deadline is when a session stops counting (unix ms), or 0 while it is held by a live run
