@@ -168,12 +168,11 @@ func parseHistoryQuery(q url.Values) (historyQuery, *protocol.Error) {
 		return hq, e
 	}
 	if s := q.Get("before"); s != "" {
-		b, e := intParam(s, 0, 0, 1<<62)
+		b, e := intParam[int64](s, 0, 0, 1<<62)
 		if e != nil {
 			return hq, e
 		}
-		v := int64(b)
-		hq.before = &v
+		hq.before = &b
 	}
 	return hq, nil
 }
@@ -255,15 +254,15 @@ func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "gatewayId": g.cfg.ID})
 }
 
-func intParam(s string, def, lo, hi int) (int, *protocol.Error) {
+func intParam[T int | int64](s string, def, lo, hi T) (T, *protocol.Error) {
 	if s == "" {
 		return def, nil
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < lo || n > hi {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < int64(lo) || n > int64(hi) {
 		return 0, protocol.Errorf(protocol.CodeBadRequest, "%q is out of range %d..%d", s, lo, hi)
 	}
-	return n, nil
+	return T(n), nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

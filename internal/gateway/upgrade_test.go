@@ -120,6 +120,10 @@ func TestFrameLen(t *testing.T) {
 		{[]byte{0x81, 126, 1}, 0, false},
 		{[]byte{0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}, 10 + 65536, true},
 		{[]byte{0x81, 127, 0, 0, 0, 0, 0, 1, 0}, 0, false},
+		{[]byte{0x81, 127, 0, 0, 0, 0, 0x40, 0, 0, 0}, 10 + 1<<30, true},
+		// Past what an int holds on 32 bits: not followed, on any platform.
+		{[]byte{0x81, 127, 0, 0, 0, 0, 0x80, 0, 0, 0}, 0, false},
+		{[]byte{0x81, 127, 0x80, 0, 0, 0, 0, 0, 0, 0}, 0, false},
 	} {
 		if n, ok := frameLen(c.p); n != c.want || ok != c.ok {
 			t.Errorf("frameLen(% x) = %d, %v; want %d, %v", c.p, n, ok, c.want, c.ok)
