@@ -5,12 +5,21 @@ import "time"
 // now is the hub's clock for Config.Coalesce: monotonic, Coalesce at New.
 func (h *Hub) now() time.Duration { return time.Since(h.start) }
 
+// coalesce is how long presence waits now (Config.Coalesce, stretched while Config.Busy).
+func (h *Hub) coalesce() time.Duration {
+	if h.cfg.Busy != nil && h.cfg.Coalesce > 0 && h.cfg.Busy() {
+		return BusyStretch * h.cfg.Coalesce
+	}
+	return h.cfg.Coalesce
+}
+
 // queue queues an event frame for s. Presence (lazy) waits out of the writer's sight until
-// the next flush when presence was released to s less than Config.Coalesce ago; the writer
-// of a busy session, which takes whatever is queued each time it has written, would
-// otherwise write presence one event at a time. It reports false when s was cut as too slow.
-func (h *Hub) queue(s *Session, f *Frame, lazy bool, now time.Duration) bool {
-	if !lazy || h.cfg.Coalesce < 0 {
+// the next flush when presence was released to s less than wait (h.coalesce, read once per
+// fan-out) ago; the writer of a busy session, which takes whatever is queued each time it
+// has written, would otherwise write presence one event at a time. It reports false when s
+// was cut as too slow.
+func (h *Hub) queue(s *Session, f *Frame, lazy bool, now, wait time.Duration) bool {
+	if !lazy || wait < 0 {
 		return s.Send(f)
 	}
 	if !s.enqueue(f, true) {
@@ -18,13 +27,13 @@ func (h *Hub) queue(s *Session, f *Frame, lazy bool, now time.Duration) bool {
 	}
 	switch {
 	case s.lazy: // the next flush releases it
-	case now-s.woken >= h.cfg.Coalesce:
+	case now-s.woken >= wait:
 		s.woken = now
 		s.release()
 	default:
 		s.lazy = true
 		if len(h.lazy) == 0 {
-			h.flushing.Reset(h.cfg.Coalesce)
+			h.flushing.Reset(wait)
 		}
 		h.lazy = append(h.lazy, s)
 	}

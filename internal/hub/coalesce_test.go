@@ -143,3 +143,34 @@ func TestWaitingPresenceCountsAgainstTheBudget(t *testing.T) {
 		}
 	})
 }
+
+// While the process is short of CPU (Config.Busy), presence waits BusyStretch times as long;
+// once it is not, the period is Coalesce again.
+func TestBusyStretchesThePresenceWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const d = 200 * time.Millisecond
+		var busy atomic.Bool
+		busy.Store(true)
+		fx := newFixture(t, Config{Coalesce: d, Busy: busy.Load})
+		a := fx.wakeConn("alice", 64)
+		fx.open(a.conn, "lobby", 10)
+		a.drain()
+
+		fx.deliverEvents("lobby", presence("lobby", 11))
+		expect(t, "first presence", a.drain(), []string{"lobby:11"})
+		fx.deliverEvents("lobby", presence("lobby", 12))
+		time.Sleep(d)
+		synctest.Wait()
+		expect(t, "busy, one period later", a.drain(), nil)
+		time.Sleep((BusyStretch - 1) * d)
+		synctest.Wait()
+		expect(t, "busy, the stretched period later", a.drain(), []string{"lobby:12"})
+
+		busy.Store(false)
+		fx.ok(fx.h.Broadcast(&Frame{Data: []byte("online:bob")}))
+		expect(t, "right after a flush", a.drain(), nil)
+		time.Sleep(d)
+		synctest.Wait()
+		expect(t, "not busy, one period later", a.drain(), []string{"online:bob"})
+	})
+}

@@ -79,7 +79,7 @@ func batch(evs []Event) *Frame {
 // every member of r without blocking; members that cannot keep up are
 // cut and removed.
 func (h *Hub) fanout(r *room, f *Frame, events int, lazy bool) {
-	now := h.now()
+	now, wait := h.now(), h.coalesce()
 	for s, m := range r.members {
 		if m.pending {
 			if m.held += events; m.held > h.cfg.PendingMax {
@@ -89,7 +89,7 @@ func (h *Hub) fanout(r *room, f *Frame, events int, lazy bool) {
 			m.buf = append(m.buf, f)
 			continue
 		}
-		if !h.queue(s, f, lazy, now) {
+		if !h.queue(s, f, lazy, now, wait) {
 			h.remove(s)
 		}
 	}

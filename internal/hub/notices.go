@@ -22,12 +22,12 @@ func (q typingReq) apply(h *Hub) {
 	if r == nil {
 		return
 	}
-	now := h.now()
+	now, wait := h.now(), h.coalesce()
 	for s, m := range r.members {
 		if s.User == q.user || m.pending {
 			continue
 		}
-		if !h.queue(s, q.f, true, now) {
+		if !h.queue(s, q.f, true, now, wait) {
 			h.remove(s)
 		}
 	}

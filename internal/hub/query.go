@@ -13,9 +13,9 @@ func (h *Hub) Broadcast(f *Frame) error { return h.send(h.feedc, broadcastReq{f}
 type broadcastReq struct{ f *Frame }
 
 func (b broadcastReq) apply(h *Hub) {
-	now := h.now()
+	now, wait := h.now(), h.coalesce()
 	for s := range h.sessions {
-		if !h.queue(s, b.f, true, now) {
+		if !h.queue(s, b.f, true, now, wait) {
 			h.remove(s)
 		}
 	}
