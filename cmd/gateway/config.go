@@ -95,7 +95,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.DurationVar(&c.Grace, "grace", 10*time.Second, "how long a dropped session still counts as present")
 	fs.IntVar(&c.SendBudget, "send-budget", 4<<20, "bytes of events that may wait for a session's client before it is closed as too slow (4000)")
 	fs.IntVar(&c.Window, "window", 256, "recent events kept in memory per active room")
-	fs.DurationVar(&c.Coalesce, "presence-coalesce", hub.DefaultCoalesce, "how long presence events (join, leave, typing, ...) may wait to share one write with others to the same client (four times as long while the gateway is short of CPU); 0 writes each at once")
+	fs.DurationVar(&c.Coalesce, "presence-coalesce", hub.DefaultCoalesce, "how long presence events (join, leave, typing, ...) may wait to share one write with others to the same client (four times as long while the gateway is short of CPU, unless --write-linger is 0); 0 writes each at once")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "a client whose socket takes no write for this long (at most half as long again) is cut as too slow")
 	fs.DurationVar(&c.Linger, "write-linger", gateway.DefaultLinger, "while the gateway is short of CPU, the longest a client's writer waits after a small frame so the next carries more; 0 writes each at once")
 	fs.StringVar(&c.EventLog, "event-log", "", "append every stored event to this file as a JSON line")

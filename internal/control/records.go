@@ -94,9 +94,10 @@ type gatewayRecord struct {
 }
 
 // Key builders of the presence bucket. Every part is a validated name (no '.').
-func sessionKey(user, session string) string { return string(appendSessionKey(nil, user, session)) }
+func sessionKey(user, session string) string { return "session." + user + "." + session }
 
-// appendSessionKey appends sessionKey(user, session) to dst.
+// appendSessionKey appends sessionKey(user, session) to dst, for a lookup that must not
+// allocate (State.unbacked).
 func appendSessionKey(dst []byte, user, session string) []byte {
 	dst = append(append(dst, "session."...), user...)
 	return append(append(dst, '.'), session...)

@@ -182,7 +182,8 @@ func (s *State) unbacked() []memberEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []memberEntry
-	var key [128]byte // the lookup's key, made without allocating (the sweeper runs every second)
+	// The lookup's key, made without allocating (the sweeper runs every second).
+	var key [len("session.") + 2*protocol.MaxNameLen + 1]byte
 	for room, users := range s.members {
 		for user, sessions := range users {
 			for _, id := range sessions {

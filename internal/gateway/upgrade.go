@@ -98,7 +98,7 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 }
 
 // frameLen is the length of the frame that p starts with, header included; false when p is
-// too short to tell.
+// too short to tell, or the length is past what an int holds on 32 bits.
 func frameLen(p []byte) (int, bool) {
 	if len(p) < 2 {
 		return 0, false

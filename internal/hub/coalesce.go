@@ -2,7 +2,7 @@ package hub
 
 import "time"
 
-// now is the hub's clock for Config.Coalesce: monotonic, Coalesce at New.
+// now is the hub's clock for Config.Coalesce: monotonic, BusyStretch times Coalesce at New.
 func (h *Hub) now() time.Duration { return time.Since(h.start) }
 
 // coalesce is how long presence waits now (Config.Coalesce, stretched while Config.Busy).

@@ -1,5 +1,7 @@
 package hub
 
+import "time"
+
 // Reset tells the hub where a room stands when its feed starts: lastID is the id of the
 // room's newest stored event (0 for none). Events above it follow through Deliver.
 func (h *Hub) Reset(room string, epoch, lastID uint64) error {
@@ -79,7 +81,10 @@ func batch(evs []Event) *Frame {
 // every member of r without blocking; members that cannot keep up are
 // cut and removed.
 func (h *Hub) fanout(r *room, f *Frame, events int, lazy bool) {
-	now, wait := h.now(), h.coalesce()
+	now, wait := h.now(), time.Duration(0)
+	if lazy {
+		wait = h.coalesce()
+	}
 	for s, m := range r.members {
 		if m.pending {
 			if m.held += events; m.held > h.cfg.PendingMax {

@@ -44,9 +44,11 @@ type Config struct {
 	Coalesce time.Duration
 	// Busy, when set, tells whether the process is short of CPU (the gateway's writers
 	// linger then, see its pressure.go). While it is, presence waits BusyStretch times
-	// Coalesce: in a connect storm of 10,000 clients on two cores, 2 s instead of 0.5 s cut
-	// the gateway's CPU and the load generator's by a fifth (fewer, larger frames) and the
-	// storm from 17-20 s to 14-15 s. Called once per presence fan-out; it must be cheap.
+	// Coalesce (a flush already due at the longer wait when it stops being busy still comes
+	// then: never later than BusyStretch times Coalesce). In connect storms of 10,000 clients
+	// on two cores it wrote a quarter fewer frames, and the storm took 17.4-18.0 s against
+	// 18.3-30.4 s without it (docs/benchmarks.md, Run 8). Called once per presence
+	// fan-out; it must be cheap.
 	Busy func() bool
 }
 
