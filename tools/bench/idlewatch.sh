@@ -8,13 +8,8 @@
 # grows while nothing happens is something allocating on a timer.
 set -uo pipefail
 : "${BENCH_BIN:?set BENCH_BIN}"
-bin=$1; shift
-work=$(mktemp -d /tmp/iw.XXXXXX)
-port=$((20000 + RANDOM % 10000)); dbg=$((30000 + RANDOM % 10000))
-$bin --addr "127.0.0.1:$port" --data-dir "$work/data" --message-rate 0 --command-rate 0 --debug-addr 127.0.0.1:$dbg --embedded-nats-addr 127.0.0.1:0 "$@" >"$work/server.log" 2>&1 &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $work' EXIT
-for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.1; done
+source "$(dirname "$0")/gateway.sh"
+start_gateway "$1" iw "${@:2}"
 "$BENCH_BIN" --target chat --urls "ws://127.0.0.1:$port" --pid "$pid" --mode idle --clients ${CLIENTS:-10000} --rooms 10 --duration ${WAIT:-60s} >"$work/idle.json" 2>"$work/bench.log" &
 bench=$!
 until grep -q " idle " "$work/bench.log" 2>/dev/null; do sleep 0.2; done

@@ -10,13 +10,8 @@
 # gateway (PROFDELAY s in, PROFSECS long); BENCHFLAGS go to the bench (--cpuprofile FILE).
 set -uo pipefail
 : "${BENCH_BIN:?set BENCH_BIN}"
-bin=$1; shift
-work=$(mktemp -d /tmp/storm.XXXXXX)
-port=$((20000 + RANDOM % 10000)); dbg=$((30000 + RANDOM % 10000))
-$bin --addr "127.0.0.1:$port" --data-dir "$work/data" --message-rate 0 --command-rate 0 --debug-addr 127.0.0.1:$dbg --embedded-nats-addr 127.0.0.1:0 "$@" >"$work/server.log" 2>&1 &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $work' EXIT
-for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.1; done
+source "$(dirname "$0")/gateway.sh"
+start_gateway "$1" storm "${@:2}"
 io() { awk -v k=$1 '$1==k":"{print $2}' /proc/$pid/io; }
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 sys() { awk '{print $15}' /proc/$1/stat; }
