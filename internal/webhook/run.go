@@ -250,7 +250,7 @@ func (r *runner) handOver() {
 				_ = r.ended()
 				continue
 			}
-			_ = m.Nak()
+			r.giveBack(m)
 		case <-ctx.Done():
 			r.pull = nil // the request is left to expire; nothing more is handed to it
 		}
@@ -260,6 +260,17 @@ func (r *runner) handOver() {
 	if err := r.d.nc.FlushWithContext(fctx); err != nil {
 		r.d.log.Debug("webhook: naks not confirmed sent", "err", err)
 	}
+}
+
+// giveBack hands m back to the server for another gateway, unless this gateway has
+// delivered it already: a redelivery of an event whose ack was lost is acknowledged again,
+// as add does, so the next gateway does not post it a second time.
+func (r *runner) giveBack(m jetstream.Msg) {
+	if md, err := m.Metadata(); err == nil && md.Sequence.Stream <= r.done {
+		_ = m.Ack()
+		return
+	}
+	_ = m.Nak()
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -1,9 +1,14 @@
 package webhook
 
 import (
+	"log/slog"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestSignedBatchesInStreamOrder(t *testing.T) {
@@ -154,5 +159,63 @@ func TestConfigRefused(t *testing.T) {
 		if _, err := c.withDefaults(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// A stopping gateway gives back what it has not delivered, but acknowledges a redelivery of
+// an event it has (its first ack lost): the next gateway must not post that one again.
+func TestHandOverKeepsWhatWasDelivered(t *testing.T) {
+	e := newEnv(t)
+	e.append(3)
+	nc, err := nats.Connect(e.ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.config("a")
+	cfg.AckWait = 30 * time.Second // only a give-back hands an event out again within the test
+	d, err := Open(e.ctx, js, cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(n int) []jetstream.Msg {
+		b, err := d.cons.Fetch(n, jetstream.FetchMaxWait(2*time.Second), jetstream.FetchPriorityGroup(group))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []jetstream.Msg
+		for m := range b.Messages() {
+			msgs = append(msgs, m)
+		}
+		if err := b.Error(); err != nil {
+			t.Fatal(err)
+		}
+		return msgs
+	}
+	msgs := fetch(3)
+	if len(msgs) != 3 {
+		t.Fatalf("fetched %d events, want 3", len(msgs))
+	}
+	r := &runner{d: d, done: 2} // events 1 and 2 were posted; their acks never arrived
+	for _, m := range msgs {
+		r.giveBack(m)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, m := range fetch(3) {
+		md, err := m.Metadata()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, md.Sequence.Stream)
+	}
+	if !slices.Equal(seqs, []uint64{3}) {
+		t.Fatalf("handed out again: %v, want only the undelivered 3", seqs)
 	}
 }
