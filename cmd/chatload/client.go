@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chathub/chathub/internal/chatclient"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -76,7 +77,7 @@ func (c *client) run(ctx context.Context) {
 			c.r.noteError("dial "+c.user, err)
 			c.turn++ // "reconnect to any gateway": try the next one
 			jitter := time.Duration(rand.Int64N(int64(backoff)))
-			if !sleepCtx(ctx, backoff/2+jitter) {
+			if !poll.Sleep(ctx, backoff/2+jitter) {
 				return
 			}
 			backoff = min(backoff*2, 2*time.Second)
@@ -221,7 +222,7 @@ func (c *client) retryJoin(rs *roomState) {
 	frame, conn, ctx := c.joinFrame(rs), c.conn, c.cctx
 	pause := 100*time.Millisecond + time.Duration(rand.Int64N(int64(400*time.Millisecond)))
 	go func() {
-		if sleepCtx(ctx, pause) {
+		if poll.Sleep(ctx, pause) {
 			writeFrame(ctx, conn, frame)
 		}
 	}()
@@ -258,16 +259,5 @@ func (c *client) readFrame(ctx context.Context, conn *websocket.Conn) error {
 			c.frames++
 			return nil
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

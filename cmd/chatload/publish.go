@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/coder/websocket"
 )
 
@@ -78,7 +79,7 @@ func (p *publisher) serve(ctx context.Context, conn *websocket.Conn) {
 		p.mu.Unlock()
 		if len(again) > 0 {
 			// Refused (rate_limited, unavailable): give the gateway a moment.
-			if !sleepCtx(ctx, 20*time.Millisecond) || !p.resend(ctx, conn, again) {
+			if !poll.Sleep(ctx, 20*time.Millisecond) || !p.resend(ctx, conn, again) {
 				return
 			}
 			continue

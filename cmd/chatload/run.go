@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/coder/websocket"
 )
 
@@ -149,7 +150,7 @@ func (r *runner) load(ctx context.Context, sum *summary, sampler *sampler) {
 	start := time.Now()
 	if r.cfg.Idle {
 		sum.MetricsConnected = sampler.sampleAll(ctx)
-		sleepCtx(ctx, r.cfg.Duration)
+		poll.Sleep(ctx, r.cfg.Duration)
 		sum.MetricsAfter = sampler.sampleAll(ctx)
 		sum.PublishSeconds = time.Since(start).Seconds()
 		return

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/chathub/chathub/internal/auth"
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -183,12 +185,8 @@ func fields(t *testing.T, m chattest.Msg) map[string]any {
 // eventually polls cond until it holds or chattest.Timeout passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(chattest.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := poll.Within(context.Background(), chattest.Timeout, 10*time.Millisecond, cond); err != nil {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/coder/websocket"
 )
 
@@ -53,7 +54,7 @@ func (s *Session) Join(ctx context.Context, room string, since bool) error {
 	if frame != nil {
 		s.sendJoin(ctx, c, frame) // a connection that ends meanwhile is replaced, with the room's join
 	}
-	return waitFor(ctx, func() bool { return s.InRoom(room) })
+	return poll.Until(ctx, 20*time.Millisecond, func() bool { return s.InRoom(room) })
 }
 
 // Leave takes room out of the session's rooms, once the messages posted to it are
@@ -61,7 +62,7 @@ func (s *Session) Join(ctx context.Context, room string, since bool) error {
 // gives the room up without one (the gateway takes it out after the grace period) and
 // Leave returns the error.
 func (s *Session) Leave(ctx context.Context, room string) error {
-	err := waitFor(ctx, func() bool { return s.PendingIn(room) == 0 })
+	err := poll.Until(ctx, 20*time.Millisecond, func() bool { return s.PendingIn(room) == 0 })
 	s.mu.Lock()
 	s.wanted = slices.DeleteFunc(s.wanted, func(r string) bool { return r == room })
 	c := s.conn
@@ -185,30 +186,6 @@ func (s *Session) waitHold(ctx context.Context) bool {
 	}
 	select {
 	case <-h:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func waitFor(ctx context.Context, cond func() bool) error {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
 		return true
 	case <-ctx.Done():
 		return false

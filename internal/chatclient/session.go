@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/coder/websocket"
 )
 
@@ -105,7 +106,7 @@ func (s *Session) Run(ctx context.Context) {
 		}
 		c, gen, err := s.connect(ctx)
 		if err != nil {
-			if !sleepCtx(ctx, backoff/2+rand.N(backoff)) {
+			if !poll.Sleep(ctx, backoff/2+rand.N(backoff)) {
 				return
 			}
 			backoff = min(2*backoff, time.Second)

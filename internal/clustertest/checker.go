@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chathub/chathub/internal/chatclient"
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // CheckConfig shapes a randomized check. Zero values are documented per field.
@@ -129,7 +130,7 @@ func (k *Check) run(ctx context.Context) []string {
 		k.sessions = append(k.sessions, s)
 		wg.Go(func() { s.Run(ctx) })
 	}
-	if err := poll(stepWait, 50*time.Millisecond, func() error {
+	if err := poll.UntilNil(stepWait, 50*time.Millisecond, func() error {
 		for i, s := range k.sessions {
 			if !s.Connected() {
 				return fmt.Errorf("%s not connected", k.name(i))
@@ -266,18 +267,7 @@ func (k *Check) joinedRooms(i int) []string {
 }
 
 func (k *Check) waitFor(ctx context.Context, d time.Duration, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
+	return poll.Within(ctx, d, 20*time.Millisecond, cond)
 }
 
 // room resolves a step's room for client i: "dm:<user>" is the private room with user.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // Options shape a Cluster. Zero values are documented per field.
@@ -282,7 +284,7 @@ func (c *Cluster) waitGateway(i int) error {
 
 // waitOK polls url until it answers 200, the process exits, or timeout passes.
 func (c *Cluster) waitOK(p *Proc, url string, timeout time.Duration) error {
-	err := poll(timeout, 50*time.Millisecond, func() error {
+	err := poll.UntilNil(timeout, 50*time.Millisecond, func() error {
 		if !p.Running() {
 			return nil
 		}

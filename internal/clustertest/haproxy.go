@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // HAProxyFrontend is one listening port of the load balancer and the gateways behind it.
@@ -104,7 +106,7 @@ func (c *Cluster) WaitLBServersUp(timeout time.Duration) error {
 			want[g.ID] = "UP"
 		}
 	}
-	err := poll(timeout, 50*time.Millisecond, func() error {
+	err := poll.UntilNil(timeout, 50*time.Millisecond, func() error {
 		got, err := c.LBServers(0)
 		if err != nil {
 			return err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // The NATS node leading the event stream killed with SIGKILL: no acknowledged message is
@@ -45,7 +47,7 @@ func TestStreamLeaderKilled(t *testing.T) {
 	// Only the stream's leader answers stream info, and while the followers still take the
 	// dead node for the leader a request goes unanswered: each asks with a deadline of its
 	// own, so that one lost request costs one try and not the whole wait.
-	err = poll(20*time.Second, 100*time.Millisecond, func() error {
+	err = poll.UntilNil(20*time.Second, 100*time.Millisecond, func() error {
 		qctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		n, err := c.StreamLeader(qctx, nc)

@@ -134,19 +134,3 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
-
-// poll calls cond every interval until it returns nil or timeout passes; it returns the last
-// error of cond then.
-func poll(timeout, interval time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %v: %w", timeout, err)
-		}
-		time.Sleep(interval)
-	}
-}

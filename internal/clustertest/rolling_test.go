@@ -2,9 +2,11 @@ package clustertest
 
 import (
 	"fmt"
-	"github.com/chathub/chathub/internal/chatclient"
 	"testing"
 	"time"
+
+	"github.com/chathub/chathub/internal/chatclient"
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // A rolling restart: each gateway in turn gets SIGTERM, drains (close event, then 1001), and
@@ -26,7 +28,7 @@ func TestRollingRestart(t *testing.T) {
 			t.Fatalf("SIGTERM %s: %v\n%s", g.ID, err, g.Tail(10))
 		}
 		stopped := time.Since(start)
-		err := poll(45*time.Second, 20*time.Millisecond, func() error {
+		err := poll.UntilNil(45*time.Second, 20*time.Millisecond, func() error {
 			for cl := range on {
 				if cl.Gateway() == g.ID {
 					return fmt.Errorf("%s is still on %s", cl.User(), g.ID)

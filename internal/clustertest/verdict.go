@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chathub/chathub/internal/chatclient"
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // finish brings the run to rest and checks its end state.
@@ -96,7 +97,7 @@ func (k *Check) settleExits(ctx context.Context) {
 	}
 	k.mu.Unlock()
 	var short []string
-	poll(stepWait, 500*time.Millisecond, func() error {
+	poll.UntilNil(stepWait, 500*time.Millisecond, func() error {
 		short = short[:0]
 		for key, sp := range want {
 			n := k.names[key.client]

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/natstest"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/chathub/chathub/internal/subject"
 )
@@ -405,14 +406,8 @@ func (g *gateway) wantNotices(want ...string) {
 // waitFor polls cond until it holds, failing the test if ctx ends first.
 func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
-	deadline, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-deadline.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(5 * time.Millisecond):
-		}
+	if err := poll.Within(ctx, 20*time.Second, 5*time.Millisecond, cond); err != nil {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // TestPingCutsOnlyPeersThatDoNotAnswer checks the keepalive: a client that reads (and so
@@ -40,11 +41,7 @@ func TestPingCutsOnlyPeersThatDoNotAnswer(t *testing.T) {
 // waitFor polls cond until it holds or ctx ends.
 func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := poll.Until(ctx, 20*time.Millisecond, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }

@@ -70,7 +70,7 @@ func setRoom(t *testing.T, gs []*chattest.Gateway, body map[string]any) {
 	}
 	want, _ := json.Marshal(body)
 	for _, g := range gs {
-		poll(t, "the room as set, on "+g.ID(), func() bool {
+		waitUntil(t, "the room as set, on "+g.ID(), func() bool {
 			status, out := apiCall(t, g, "room.get", map[string]any{"chatroomId": body["chatroomId"]})
 			var got struct{ Room map[string]any }
 			if status != 200 || json.Unmarshal(out, &got) != nil {
@@ -88,9 +88,9 @@ func setRoom(t *testing.T, gs []*chattest.Gateway, body map[string]any) {
 	}
 }
 
-// poll waits until cond holds; it fails the test after chattest.Timeout (the package's
+// waitUntil waits until cond holds; it fails the test after chattest.Timeout (the package's
 // waitFor, with that deadline).
-func poll(t *testing.T, what string, cond func() bool) {
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
 	defer cancel()

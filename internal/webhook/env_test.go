@@ -24,6 +24,7 @@ import (
 
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/natstest"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/chathub/chathub/internal/protocol"
 )
 
@@ -199,12 +200,8 @@ func verify(header string, body []byte) error {
 // waitFor polls cond until it holds, failing the test after 30s.
 func (e *env) waitFor(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	if err := poll.Within(context.Background(), 30*time.Second, 10*time.Millisecond, cond); err != nil {
+		e.t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -71,7 +72,7 @@ func (r *runner) ended() error {
 // wait blocks until an event arrives, the pull request ends, or ctx ends.
 func (r *runner) wait(ctx context.Context) {
 	if !r.open() {
-		sleep(ctx, r.d.cfg.Poll)
+		poll.Sleep(ctx, r.d.cfg.Poll)
 		return
 	}
 	select {
@@ -80,7 +81,7 @@ func (r *runner) wait(ctx context.Context) {
 		if !ok {
 			if err := r.ended(); err != nil {
 				r.d.log.Warn("webhook: pull request failed", "err", err)
-				sleep(ctx, r.d.cfg.MinBackoff) // no hot loop on a server that refuses at once
+				poll.Sleep(ctx, r.d.cfg.MinBackoff) // no hot loop on a server that refuses at once
 			}
 			return
 		}
@@ -271,13 +272,4 @@ func (r *runner) giveBack(m jetstream.Msg) {
 		return
 	}
 	_ = m.Nak()
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
