@@ -70,12 +70,7 @@ func (b *buckets) take(key string) {
 // spread over the calls (a sweep after as many calls as there are buckets).
 func (b *buckets) get(key string, now time.Time) *rate.Limiter {
 	if b.ops++; b.ops > max(len(b.m), 64) {
-		b.ops = 0
-		for k, l := range b.m {
-			if l.TokensAt(now) >= float64(b.burst) {
-				delete(b.m, k)
-			}
-		}
+		b.sweepLocked(now)
 	}
 	l := b.m[key]
 	if l == nil {
@@ -83,6 +78,36 @@ func (b *buckets) get(key string, now time.Time) *rate.Limiter {
 		b.m[key] = l
 	}
 	return l
+}
+
+// sweep forgets the full buckets. Calls sweep too, but a gateway whose users have gone
+// quiet makes none: without this, a connect storm's buckets (one per user) would stay.
+func (b *buckets) sweep() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sweepLocked(b.clock())
+}
+
+// sweepLocked forgets the full buckets. A map keeps the room it once grew to, so when most
+// of it is forgotten what is left moves to a map of its own size.
+func (b *buckets) sweepLocked(now time.Time) {
+	b.ops = 0
+	before := len(b.m)
+	for k, l := range b.m {
+		if l.TokensAt(now) >= float64(b.burst) {
+			delete(b.m, k)
+		}
+	}
+	if before >= 1024 && len(b.m) < before/4 {
+		m := make(map[string]*rate.Limiter, len(b.m))
+		for k, l := range b.m {
+			m[k] = l
+		}
+		b.m = m
+	}
 }
 
 // size is how many buckets are remembered.

@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"context"
+	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -64,4 +67,31 @@ func TestNoBucketsAllowEverything(t *testing.T) {
 		}
 	}
 	b.take("x")
+}
+
+// With no calls to sweep them, full buckets are still forgotten: a connect storm's users
+// that then stay quiet leave no bucket each behind. One still short of tokens stays.
+func TestQuietBucketsAreForgottenWithoutCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := Limits{UserConnectRate: 1, UserConnectBurst: 2, CommandRate: 50}.limiters()
+		for i := range 5000 {
+			l.userConnects.allow("user-" + strconv.Itoa(i))
+			l.commands.allow("user-" + strconv.Itoa(i))
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go l.forgetFull(ctx)
+		time.Sleep(bucketSweep - time.Second)
+		l.userConnects.take("slow") // owes a token when the sweep comes
+		l.userConnects.take("slow")
+		l.userConnects.take("slow")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := l.userConnects.size(); n != 1 {
+			t.Fatalf("%d connect buckets after the sweep, want only the one still owing", n)
+		}
+		if n := l.commands.size(); n != 0 {
+			t.Fatalf("%d command buckets after the sweep, want none", n)
+		}
+	})
 }

@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -67,6 +69,25 @@ func (l Limits) limiters() *limiters {
 		lim.historyReads = semaphore.NewWeighted(int64(l.HistoryReads))
 	}
 	return lim
+}
+
+// bucketSweep is how often full buckets are forgotten when no calls do it.
+const bucketSweep = 5 * time.Second
+
+// forgetFull forgets full buckets every bucketSweep until ctx ends.
+func (l *limiters) forgetFull(ctx context.Context) {
+	t := time.NewTicker(bucketSweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, b := range []*buckets{l.commands, l.messages, l.connects, l.userConnects, l.roomCreates} {
+			b.sweep()
+		}
+	}
 }
 
 // allow takes one command of the given type from user's allowance.
