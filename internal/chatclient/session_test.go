@@ -11,6 +11,7 @@ import (
 	"github.com/chathub/chathub/internal/chatclient"
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // A Session against two real gateways: it posts, is cut and rejoins with since, takes
@@ -100,12 +101,8 @@ func run(t *testing.T, ctx context.Context, cfg chatclient.Config) *chatclient.S
 
 func wait(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("not %s", what)
-		case <-time.After(10 * time.Millisecond):
-		}
+	if err := poll.Until(ctx, 10*time.Millisecond, cond); err != nil {
+		t.Fatalf("not %s", what)
 	}
 }
 

@@ -130,7 +130,7 @@ func (k *Check) run(ctx context.Context) []string {
 		k.sessions = append(k.sessions, s)
 		wg.Go(func() { s.Run(ctx) })
 	}
-	if err := poll.UntilNil(stepWait, 50*time.Millisecond, func() error {
+	if err := poll.UntilNil(ctx, stepWait, 50*time.Millisecond, func() error {
 		for i, s := range k.sessions {
 			if !s.Connected() {
 				return fmt.Errorf("%s not connected", k.name(i))

@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -284,7 +285,7 @@ func (c *Cluster) waitGateway(i int) error {
 
 // waitOK polls url until it answers 200, the process exits, or timeout passes.
 func (c *Cluster) waitOK(p *Proc, url string, timeout time.Duration) error {
-	err := poll.UntilNil(timeout, 50*time.Millisecond, func() error {
+	err := poll.UntilNil(context.Background(), timeout, 50*time.Millisecond, func() error {
 		if !p.Running() {
 			return nil
 		}

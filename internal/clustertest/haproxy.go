@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"maps"
@@ -106,7 +107,7 @@ func (c *Cluster) WaitLBServersUp(timeout time.Duration) error {
 			want[g.ID] = "UP"
 		}
 	}
-	err := poll.UntilNil(timeout, 50*time.Millisecond, func() error {
+	err := poll.UntilNil(context.Background(), timeout, 50*time.Millisecond, func() error {
 		got, err := c.LBServers(0)
 		if err != nil {
 			return err

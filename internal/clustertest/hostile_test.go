@@ -68,7 +68,7 @@ func TestHostileSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nats.Kill()
-	if err := poll.UntilNil(30*time.Second, 20*time.Millisecond, func() error { return dialOK(ports[0]) }); err != nil {
+	if err := poll.UntilNil(t.Context(), 30*time.Second, 20*time.Millisecond, func() error { return dialOK(ports[0]) }); err != nil {
 		t.Fatalf("NATS not listening: %v\n%s", err, nats.Tail(20))
 	}
 	gw := &Proc{Name: "gateway", Bin: bins.Gateway, LogPath: filepath.Join(dir, "gateway.log"),
@@ -84,7 +84,7 @@ func TestHostileSoak(t *testing.T) {
 	defer gw.Kill()
 	base := "http://127.0.0.1:" + strconv.Itoa(ports[1])
 	ws := "ws://127.0.0.1:" + strconv.Itoa(ports[1]) + "/ws"
-	if err := poll.UntilNil(60*time.Second, 50*time.Millisecond, func() error { return httpOK(base + "/readyz") }); err != nil {
+	if err := poll.UntilNil(t.Context(), 60*time.Second, 50*time.Millisecond, func() error { return httpOK(base + "/readyz") }); err != nil {
 		t.Fatalf("gateway not ready: %v\n%s", err, gw.Tail(20))
 	}
 	fillBigRoom(t, ws)

@@ -29,7 +29,7 @@ func TestGatewayKilled(t *testing.T) {
 		leavers = append(leavers, runClient(t, ctx, chatclient.Config{URL: victim.WS(),
 			User: fmt.Sprintf("leaver-%d", i), Rooms: []string{"watch"}}))
 	}
-	if err := poll.UntilNil(20*time.Second, 20*time.Millisecond, func() error {
+	if err := poll.UntilNil(ctx, 20*time.Second, 20*time.Millisecond, func() error {
 		if !watcher.Joined() || !leavers[0].Joined() || !leavers[1].Joined() || !leavers[2].Joined() {
 			return fmt.Errorf("watcher or leavers not joined")
 		}
@@ -56,7 +56,7 @@ func TestGatewayKilled(t *testing.T) {
 	// Rejoining has no deadline of its own in the contract; 45 s allows for a busy machine
 	// (the presence clean-up below keeps its 15 s). Right after the kill the clients have not
 	// noticed yet, so wait until none is on the dead gateway and every one is joined again.
-	err := poll.UntilNil(45*time.Second, 100*time.Millisecond, func() error {
+	err := poll.UntilNil(ctx, 45*time.Second, 100*time.Millisecond, func() error {
 		for _, cl := range l.Clients {
 			if g := cl.Gateway(); g == victim.ID {
 				return fmt.Errorf("%s is still on %s", cl.User(), g)
@@ -70,7 +70,7 @@ func TestGatewayKilled(t *testing.T) {
 	t.Logf("every load client rejoined %v after the kill: %v", time.Since(killed).Round(time.Millisecond), l.Summary().Gateways)
 
 	// The leavers' sessions go: users, rooms, and leave/offline seen by the watcher.
-	err = poll.UntilNil(15*time.Second-time.Since(killed), 100*time.Millisecond, func() error {
+	err = poll.UntilNil(ctx, 15*time.Second-time.Since(killed), 100*time.Millisecond, func() error {
 		return presenceGone(ctx, watcher, leavers, len(l.Clients))
 	})
 	if err != nil {

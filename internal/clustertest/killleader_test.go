@@ -47,7 +47,7 @@ func TestStreamLeaderKilled(t *testing.T) {
 	// Only the stream's leader answers stream info, and while the followers still take the
 	// dead node for the leader a request goes unanswered: each asks with a deadline of its
 	// own, so that one lost request costs one try and not the whole wait.
-	err = poll.UntilNil(20*time.Second, 100*time.Millisecond, func() error {
+	err = poll.UntilNil(ctx, 20*time.Second, 100*time.Millisecond, func() error {
 		qctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		n, err := c.StreamLeader(qctx, nc)

@@ -74,7 +74,7 @@ func (l *Load) Room(r int) string { return l.cfg.Prefix + "-" + strconv.Itoa(r) 
 
 // WaitJoined waits until every client is connected and in its room.
 func (l *Load) WaitJoined(timeout time.Duration) error {
-	return poll.UntilNil(timeout, 20*time.Millisecond, func() error {
+	return poll.UntilNil(context.Background(), timeout, 20*time.Millisecond, func() error {
 		n := 0
 		for _, c := range l.Clients {
 			if !c.Joined() {
@@ -112,7 +112,7 @@ func (l *Load) Acked() int {
 
 // WaitAcked waits until every message posted has been acknowledged (publishing off).
 func (l *Load) WaitAcked(timeout time.Duration) error {
-	return poll.UntilNil(timeout, 50*time.Millisecond, func() error {
+	return poll.UntilNil(context.Background(), timeout, 50*time.Millisecond, func() error {
 		n := 0
 		for _, c := range l.Clients {
 			n += c.Stats().Pending
@@ -126,7 +126,7 @@ func (l *Load) WaitAcked(timeout time.Duration) error {
 
 // WaitAckedSince waits until n more messages than before have been acknowledged.
 func (l *Load) WaitAckedSince(before, n int, timeout time.Duration) error {
-	return poll.UntilNil(timeout, 20*time.Millisecond, func() error {
+	return poll.UntilNil(context.Background(), timeout, 20*time.Millisecond, func() error {
 		if got := l.Acked() - before; got < n {
 			return fmt.Errorf("%d of %d new acks", got, n)
 		}
@@ -150,7 +150,7 @@ func (l *Load) Finish(timeout time.Duration) []string {
 		}
 		newest[l.Room(r)] = id
 	}
-	err := poll.UntilNil(timeout, 50*time.Millisecond, func() error {
+	err := poll.UntilNil(context.Background(), timeout, 50*time.Millisecond, func() error {
 		behind := 0
 		for i, c := range l.Clients {
 			if room := l.Room(i % l.cfg.Rooms); c.Check().Last(room) < newest[room] {

@@ -44,7 +44,7 @@ func TestNATSClusterRestart(t *testing.T) {
 	t.Logf("stopped all three NATS nodes (SIGTERM) with %d messages acknowledged", acked)
 
 	for _, g := range c.Gateways {
-		if err := poll.UntilNil(15*time.Second, 100*time.Millisecond, func() error {
+		if err := poll.UntilNil(ctx, 15*time.Second, 100*time.Millisecond, func() error {
 			return httpStatus(g.HTTP()+"/readyz", 503)
 		}); err != nil {
 			t.Errorf("%s /readyz with NATS down: %v", g.ID, err)
@@ -65,7 +65,7 @@ func TestNATSClusterRestart(t *testing.T) {
 	}
 	t.Logf("NATS cluster healthy again %v after the stop", time.Since(down).Round(time.Millisecond))
 	for _, g := range c.Gateways {
-		if err := poll.UntilNil(60*time.Second, 100*time.Millisecond, func() error {
+		if err := poll.UntilNil(ctx, 60*time.Second, 100*time.Millisecond, func() error {
 			return httpOK(g.HTTP() + "/readyz")
 		}); err != nil {
 			t.Fatalf("%s not ready after NATS came back: %v\n%s", g.ID, err, g.Tail(10))
@@ -96,7 +96,7 @@ func makePrivate(t *testing.T, ctx context.Context, a, b *chatclient.Session) (r
 	t.Helper()
 	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if err := poll.UntilNil(20*time.Second, 20*time.Millisecond, func() error {
+	if err := poll.UntilNil(ctx, 20*time.Second, 20*time.Millisecond, func() error {
 		if a.Gateway() == "" || b.Gateway() == "" {
 			return fmt.Errorf("not connected")
 		}

@@ -40,7 +40,7 @@ func TestPausedNATSLeavesAMessageUnconfirmed(t *testing.T) {
 		}
 		defer p.Kill()
 		if p == nats {
-			if err := poll.UntilNil(30*time.Second, 20*time.Millisecond, func() error {
+			if err := poll.UntilNil(t.Context(), 30*time.Second, 20*time.Millisecond, func() error {
 				c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ports[0]))
 				if err == nil {
 					c.Close()
@@ -53,13 +53,13 @@ func TestPausedNATSLeavesAMessageUnconfirmed(t *testing.T) {
 	}
 	defer nats.Signal(syscall.SIGCONT) // never leave a stopped process behind
 	base := "http://127.0.0.1:" + strconv.Itoa(ports[1])
-	if err := poll.UntilNil(60*time.Second, 50*time.Millisecond, func() error { return httpOK(base + "/readyz") }); err != nil {
+	if err := poll.UntilNil(t.Context(), 60*time.Second, 50*time.Millisecond, func() error { return httpOK(base + "/readyz") }); err != nil {
 		t.Fatalf("gateway not ready: %v\n%s", err, gw.Tail(20))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	alice := runClient(t, ctx, chatclient.Config{URL: "ws://127.0.0.1:" + strconv.Itoa(ports[1]) + "/ws", User: "alice"})
-	if err := poll.UntilNil(20*time.Second, 20*time.Millisecond, func() error {
+	if err := poll.UntilNil(ctx, 20*time.Second, 20*time.Millisecond, func() error {
 		if alice.Gateway() == "" {
 			return fmt.Errorf("alice not connected")
 		}
@@ -90,7 +90,7 @@ func TestPausedNATSLeavesAMessageUnconfirmed(t *testing.T) {
 
 	// Sent again with the same ref, until the stream answers: one id, one stored message.
 	var id uint64
-	if err := poll.UntilNil(60*time.Second, 200*time.Millisecond, func() error {
+	if err := poll.UntilNil(ctx, 60*time.Second, 200*time.Millisecond, func() error {
 		rctx, rcancel := context.WithTimeout(ctx, 15*time.Second)
 		defer rcancel()
 		f, err := alice.Request(rctx, msg)

@@ -28,7 +28,7 @@ func TestRollingRestart(t *testing.T) {
 			t.Fatalf("SIGTERM %s: %v\n%s", g.ID, err, g.Tail(10))
 		}
 		stopped := time.Since(start)
-		err := poll.UntilNil(45*time.Second, 20*time.Millisecond, func() error {
+		err := poll.UntilNil(t.Context(), 45*time.Second, 20*time.Millisecond, func() error {
 			for cl := range on {
 				if cl.Gateway() == g.ID {
 					return fmt.Errorf("%s is still on %s", cl.User(), g.ID)

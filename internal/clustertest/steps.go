@@ -202,7 +202,7 @@ func (k *Check) out(ctx context.Context, i int, room string) bool {
 	}
 	n := k.names[i]
 	var last chatclient.Msg
-	err := poll.UntilNil(stepWait, 250*time.Millisecond, func() error {
+	err := poll.UntilNil(ctx, stepWait, 250*time.Millisecond, func() error {
 		var err error
 		if last, err = lastPresence(k.c.LBHTTP(), room, n.User, n.Session); err != nil {
 			return err

@@ -97,7 +97,7 @@ func (k *Check) settleExits(ctx context.Context) {
 	}
 	k.mu.Unlock()
 	var short []string
-	poll.UntilNil(stepWait, 500*time.Millisecond, func() error {
+	poll.UntilNil(ctx, stepWait, 500*time.Millisecond, func() error {
 		short = short[:0]
 		for key, sp := range want {
 			n := k.names[key.client]

@@ -18,6 +18,7 @@ type buckets struct {
 	mu    sync.Mutex // guards m and ops
 	m     map[string]*rate.Limiter
 	ops   int // calls since the last sweep
+	peak  int // the most buckets m has held since it was made
 	clock func() time.Time
 }
 
@@ -76,6 +77,7 @@ func (b *buckets) get(key string, now time.Time) *rate.Limiter {
 	if l == nil {
 		l = rate.NewLimiter(b.limit, b.burst)
 		b.m[key] = l
+		b.peak = max(b.peak, len(b.m))
 	}
 	return l
 }
@@ -91,22 +93,21 @@ func (b *buckets) sweep() {
 	b.sweepLocked(b.clock())
 }
 
-// sweepLocked forgets the full buckets. A map keeps the room it once grew to, so when most
-// of it is forgotten what is left moves to a map of its own size.
+// sweepLocked forgets the full buckets. A map keeps the room it once grew to, so once it
+// holds under a quarter of its most what is left moves to a map of its own size.
 func (b *buckets) sweepLocked(now time.Time) {
 	b.ops = 0
-	before := len(b.m)
 	for k, l := range b.m {
 		if l.TokensAt(now) >= float64(b.burst) {
 			delete(b.m, k)
 		}
 	}
-	if before >= 1024 && len(b.m) < before/4 {
+	if b.peak >= 1024 && len(b.m) < b.peak/4 {
 		m := make(map[string]*rate.Limiter, len(b.m))
 		for k, l := range b.m {
 			m[k] = l
 		}
-		b.m = m
+		b.m, b.peak = m, len(m)
 	}
 }
 

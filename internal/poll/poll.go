@@ -37,8 +37,8 @@ func Within(ctx context.Context, d, interval time.Duration, cond func() bool) er
 }
 
 // UntilNil calls cond at once and then every interval until it returns nil, and returns
-// nil; or, once timeout has passed, cond's last error.
-func UntilNil(timeout, interval time.Duration, cond func() error) error {
+// nil; or, once timeout has passed or ctx has ended, cond's last error.
+func UntilNil(ctx context.Context, timeout, interval time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := cond()
@@ -46,9 +46,11 @@ func UntilNil(timeout, interval time.Duration, cond func() error) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("after %v: %w", timeout, err)
+			return fmt.Errorf("poll: after %v: %w", timeout, err)
 		}
-		time.Sleep(interval)
+		if !Sleep(ctx, interval) {
+			return fmt.Errorf("poll: %w; last: %w", ctx.Err(), err)
+		}
 	}
 }
 

@@ -60,7 +60,7 @@ func TestSleepStopsWhenTheContextEnds(t *testing.T) {
 func TestUntilNilReturnsTheLastError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		calls := 0
-		if err := UntilNil(time.Second, 10*time.Millisecond, func() error {
+		if err := UntilNil(t.Context(), time.Second, 10*time.Millisecond, func() error {
 			if calls++; calls < 3 {
 				return errors.New("not yet")
 			}
@@ -70,9 +70,15 @@ func TestUntilNilReturnsTheLastError(t *testing.T) {
 		}
 		errDown := errors.New("down")
 		start := time.Now()
-		err := UntilNil(100*time.Millisecond, 10*time.Millisecond, func() error { return errDown })
+		err := UntilNil(t.Context(), 100*time.Millisecond, 10*time.Millisecond, func() error { return errDown })
 		if !errors.Is(err, errDown) || time.Since(start) < 100*time.Millisecond {
 			t.Fatalf("UntilNil: %v after %v, want errDown after 100ms", err, time.Since(start))
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		err = UntilNil(ctx, time.Hour, 10*time.Millisecond, func() error { return errDown })
+		if !errors.Is(err, errDown) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("UntilNil with its context ended: %v, want errDown and the deadline", err)
 		}
 	})
 }

@@ -162,9 +162,10 @@ func TestConfigRefused(t *testing.T) {
 	}
 }
 
-// A stopping gateway gives back what it has not delivered, but acknowledges a redelivery of
-// an event it has (its first ack lost): the next gateway must not post that one again.
-func TestHandOverKeepsWhatWasDelivered(t *testing.T) {
+// What a stopping gateway gives back (giveBack, for what reaches it during the hand-over's
+// last drain) is only what it has not delivered: a redelivery of an event it has (its first
+// ack lost) is acknowledged, so the next gateway does not post that one again.
+func TestGiveBackKeepsWhatWasDelivered(t *testing.T) {
 	e := newEnv(t)
 	e.append(3)
 	nc, err := nats.Connect(e.ns.ClientURL())
