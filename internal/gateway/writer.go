@@ -44,7 +44,8 @@ func (c *conn) wake() {
 // writers waiting for a CPU each held one: a third of all the storm allocated was batch
 // buffers, made anew after every collection emptied the pool.)
 func (c *conn) writeLoop() {
-	var taken []*hub.Frame // taken from the queue, not yet written
+	var held []*hub.Frame  // what the last Take returned; given back to the next, emptied
+	var taken []*hub.Frame // the part of held not yet written
 	for {
 		if len(taken) == 0 {
 			// Short of CPU after a small frame: wait for more (pressure.go). (Taking
@@ -56,7 +57,8 @@ func (c *conn) writeLoop() {
 			}
 			// Let the hub queue more before taking: fewer, larger frames.
 			runtime.Gosched()
-			taken = c.sess.Take(taken[:0])
+			held = c.sess.Take(held[:0]) // every entry written is cleared below
+			taken = held
 		}
 		if len(taken) == 0 {
 			if err := c.clearDeadline(); err != nil {
