@@ -254,6 +254,9 @@ func (c *config) check() error {
 	if c.StreamReplicas > 5 {
 		errs = append(errs, errors.New("--stream-replicas must be at most 5"))
 	}
+	if c.NATSURL == "" && c.StreamReplicas > 1 {
+		errs = append(errs, errors.New("--stream-replicas above 1 needs a NATS cluster (--nats-url): the embedded server is one node"))
+	}
 	if c.GatewayID == "" {
 		c.GatewayID = defaultID()
 	} else if !protocol.ValidName(c.GatewayID) {

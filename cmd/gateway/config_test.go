@@ -52,6 +52,7 @@ func TestParseRefusesBadValues(t *testing.T) {
 		{args: []string{"--shutdown-timeout", "0s"}, want: "shutdown-timeout"},
 		{args: []string{"--stream-replicas", "0"}, want: "stream-replicas"},
 		{args: []string{"--stream-replicas", "9"}, want: "stream-replicas"},
+		{args: []string{"--stream-replicas", "3"}, want: "needs a NATS cluster"},
 		{args: []string{"--message-rate", "-1"}, want: "message-rate"},
 		{args: []string{"--max-conns", "-1"}, want: "max-conns"},
 		{args: []string{"--connect-rate", "-1"}, want: "connect-rate"},

@@ -50,5 +50,12 @@ func isOutage(err error) bool {
 		}
 	}
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.Code == 503
+	return errors.As(err, &apiErr) && (apiErr.Code == 503 || apiErr.ErrorCode == errCodeNoPeers)
 }
+
+// errCodeNoPeers is JetStream's "no suitable peers for placement": a replicated stream or
+// bucket cannot be made or changed because a cluster node is offline or not yet known to
+// the meta leader (a node restarting, a cluster still forming). It passes like an outage;
+// asking for more replicas than there are nodes gets it every time, and the gateway's start
+// says so in its log at each try.
+const errCodeNoPeers jetstream.ErrorCode = 10005

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestOutages(t *testing.T) {
@@ -18,6 +19,13 @@ func TestOutages(t *testing.T) {
 		if !isOutage(fmt.Errorf("publish: %w", err)) {
 			t.Errorf("%v is not an outage", err)
 		}
+	}
+	noPeers := &jetstream.APIError{Code: 400, ErrorCode: 10005, Description: "no suitable peers for placement, peer offline"}
+	if !isOutage(fmt.Errorf("bucket chat_markers: %w", noPeers)) {
+		t.Error("no peers for placement (a node offline) is not an outage")
+	}
+	if isOutage(&jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeBadRequest}) {
+		t.Error("a bad request is an outage")
 	}
 	if isOutage(context.Canceled) {
 		t.Error("a canceled context is an outage")

@@ -84,10 +84,12 @@ func Cluster(t testing.TB, n int) []*server.Server {
 		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		// The meta leader places replicas only on peers it counts as online (it has their
+		// stats): a bucket made before that fails with "no suitable peers for placement".
 		ready, leader := true, false
 		for _, ns := range nodes {
 			ready = ready && ns.NumRoutes() >= n-1 && ns.JetStreamIsClustered() && ns.JetStreamIsCurrent()
-			leader = leader || ns.JetStreamIsLeader()
+			leader = leader || ns.JetStreamIsLeader() && len(ns.JetStreamClusterPeers()) == n
 		}
 		if ready && leader && jetStreamAnswers(nodes) {
 			return nodes
