@@ -12,6 +12,7 @@ import (
 
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/chathub/chathub/internal/subject"
 	"github.com/nats-io/nats.go"
@@ -106,16 +107,7 @@ func (f *Feeds) checkIdle(ctx context.Context, idle time.Duration) {
 
 // RunChecks runs checkIdle every interval until ctx ends.
 func (f *Feeds) RunChecks(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f.checkIdle(ctx, interval)
-		}
-	}
+	poll.Every(ctx, interval, func() { f.checkIdle(ctx, interval) })
 }
 
 // subject of the room's live feed.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // noticeEvery is how long online/offline notices gather before they go out together.
@@ -53,16 +55,9 @@ func (c *coalescer) take() []byte {
 
 // run hands the gathered notices to send every interval until ctx ends.
 func (c *coalescer) run(ctx context.Context, every time.Duration, send func([]byte)) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if data := c.take(); data != nil {
-				send(data)
-			}
+	poll.Every(ctx, every, func() {
+		if data := c.take(); data != nil {
+			send(data)
 		}
-	}
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chathub/chathub/internal/history"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/chathub/chathub/internal/subject"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -232,14 +233,7 @@ func (p *Plane) keepWatching(ctx context.Context, w jetstream.KeyWatcher, kv jet
 // one for dead and expire its sessions while their connections are open. (The cluster
 // tests saw clients receive their own leave after the stream's leader was killed.)
 func (p *Plane) beating(ctx context.Context) {
-	t := time.NewTicker(p.cfg.Heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	poll.Every(ctx, p.cfg.Heartbeat, func() {
 		bctx, cancel := context.WithTimeout(ctx, p.cfg.Heartbeat)
 		err := p.beat(bctx)
 		cancel()
@@ -249,7 +243,7 @@ func (p *Plane) beating(ctx context.Context) {
 			p.log.Warn("heartbeat failed", "err", err)
 			p.beatFailed.Store(p.cfg.Now().UnixNano())
 		}
-	}
+	})
 }
 
 // loop sweeps, and expires rooms.

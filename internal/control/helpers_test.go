@@ -422,3 +422,8 @@ func (l *fakeLocal) closed() []string {
 	defer l.mu.Unlock()
 	return slices.Clone(l.closes)
 }
+
+// sessionList copies every cached session record.
+func (s *State) sessionList() []sessionRecord {
+	return s.sessionsWhere(func(*sessionRecord) bool { return true })
+}

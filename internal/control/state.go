@@ -276,11 +276,6 @@ func (s *State) room(id string) *roomRecord {
 	return s.rooms[id]
 }
 
-// sessionList copies the cached session records.
-func (s *State) sessionList() []sessionRecord {
-	return s.sessionsWhere(func(*sessionRecord) bool { return true })
-}
-
 // sessionsWhere copies the cached session records that keep accepts. keep runs under the
 // state's lock and must not call into the state. The sweeper selects what is due this way
 // each second rather than copying every record: a copy of 10,000 sessions a second was

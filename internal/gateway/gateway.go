@@ -20,6 +20,7 @@ import (
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/hub"
 	"github.com/chathub/chathub/internal/markers"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/chathub/chathub/internal/retry"
 	"github.com/chathub/chathub/internal/webhook"
 	"github.com/nats-io/nats.go"
@@ -400,14 +401,7 @@ func (g *Gateway) pinger(ctx context.Context) {
 	}
 	defer wg.Wait()
 	defer close(work)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	poll.Every(ctx, every, func() {
 		now := time.Now().UnixNano()
 		for _, c := range g.conns.all() {
 			sent, seen := c.pingSent.Load(), c.lastSeen.Load()
@@ -422,7 +416,7 @@ func (g *Gateway) pinger(ctx context.Context) {
 				}
 			}
 		}
-	}
+	})
 }
 
 func orDuration(d, def time.Duration) time.Duration {

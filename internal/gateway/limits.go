@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/chathub/chathub/internal/protocol"
 )
 
@@ -76,18 +77,11 @@ const bucketSweep = 5 * time.Second
 
 // forgetFull forgets full buckets every bucketSweep until ctx ends.
 func (l *limiters) forgetFull(ctx context.Context) {
-	t := time.NewTicker(bucketSweep)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	poll.Every(ctx, bucketSweep, func() {
 		for _, b := range []*buckets{l.commands, l.messages, l.connects, l.userConnects, l.roomCreates} {
 			b.sweep()
 		}
-	}
+	})
 }
 
 // allow takes one command of the given type from user's allowance.

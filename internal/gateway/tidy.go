@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
 	"time"
+
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // After a burst (thousands of clients connecting and joining at once) the Go heap holds the
@@ -62,14 +64,7 @@ func (g *Gateway) tidyMemory(ctx context.Context) {
 	s := heapSamples()
 	prev := readHeapFigures(s)
 	var last time.Time
-	t := time.NewTicker(tidyEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	poll.Every(ctx, tidyEvery, func() {
 		now := readHeapFigures(s)
 		// A burst that just ended (paceBursts) was calm already: tidy without waiting for
 		// a quiet period or tidyBetween, before the heap grows at the restored pace, and
@@ -87,7 +82,7 @@ func (g *Gateway) tidyMemory(ctx context.Context) {
 			now = after
 		}
 		prev = now
-	}
+	})
 }
 
 // During a burst of connections the collector runs more often. What a burst leaves for good

@@ -1,6 +1,6 @@
-// Package poll is waiting without a signal to wait on: checking a condition again at an
-// interval (what tests and the load tools do when they watch a system from outside), and
-// sleeping unless a context ends first.
+// Package poll is waiting without a signal to wait on: doing something again at an
+// interval (a periodic check, or a condition that tests and the load tools watch from
+// outside), and sleeping unless a context ends first.
 package poll
 
 import (
@@ -8,6 +8,20 @@ import (
 	"fmt"
 	"time"
 )
+
+// Every calls fn every interval, the first time one interval from now, until ctx ends.
+func Every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
 
 // Until checks cond at once and then every interval until it holds, and returns nil; or
 // ctx's error if ctx ends first.

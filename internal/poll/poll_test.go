@@ -3,6 +3,7 @@ package poll
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -79,6 +80,21 @@ func TestUntilNilReturnsTheLastError(t *testing.T) {
 		err = UntilNil(ctx, time.Hour, 10*time.Millisecond, func() error { return errDown })
 		if !errors.Is(err, errDown) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("UntilNil with its context ended: %v, want errDown and the deadline", err)
+		}
+	})
+}
+
+// Every calls fn once an interval, the first time one interval in, and stops with ctx.
+func TestEveryCallsAtTheIntervalUntilTheContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 350*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		var at []time.Duration
+		Every(ctx, 100*time.Millisecond, func() { at = append(at, time.Since(start)) })
+		want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond}
+		if !slices.Equal(at, want) || time.Since(start) != 350*time.Millisecond {
+			t.Fatalf("called at %v, returned at %v; want %v and 350ms", at, time.Since(start), want)
 		}
 	})
 }
