@@ -16,6 +16,7 @@ import (
 
 	"github.com/chathub/chathub/internal/history"
 	"github.com/chathub/chathub/internal/natstest"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/chathub/chathub/internal/protocol"
 )
 
@@ -83,14 +84,12 @@ func (e *env) start(cfg Config) (stop func() error) {
 // waitLines polls path until it holds n complete lines, and returns them.
 func (e *env) waitLines(path string, n int) []string {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		lines := readLines(e.t, path)
-		if len(lines) >= n || time.Now().After(deadline) {
-			return lines
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
+	var lines []string
+	_ = poll.Within(context.Background(), 20*time.Second, 5*time.Millisecond, func() bool {
+		lines = readLines(e.t, path)
+		return len(lines) >= n
+	}) // the caller's check says what is missing
+	return lines
 }
 
 // check fails unless lines are exactly the events with ids 1..n, each once, in order.

@@ -19,6 +19,7 @@ import (
 	"github.com/chathub/chathub/internal/chatclient"
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/coder/websocket"
 )
 
@@ -322,18 +323,12 @@ func sampleHeap(t *testing.T) func() uint64 {
 // the test when ctx ends first.
 func waitMetric(t testing.TB, ctx context.Context, base, name string, want float64) {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		v := metric(t, base, name)
-		if v >= want {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s = %v, want %v: %v", name, v, want, ctx.Err())
-		case <-tick.C:
-		}
+	var v float64
+	if err := poll.Until(ctx, 20*time.Millisecond, func() bool {
+		v = metric(t, base, name)
+		return v >= want
+	}); err != nil {
+		t.Fatalf("%s = %v, want %v: %v", name, v, want, err)
 	}
 }
 

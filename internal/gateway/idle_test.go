@@ -14,6 +14,7 @@ import (
 
 	"github.com/chathub/chathub/internal/chattest"
 	"github.com/chathub/chathub/internal/gateway"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/coder/websocket"
 )
 
@@ -65,17 +66,14 @@ func waitIdle(t *testing.T, n int) {
 	default:
 		wantReaders = n
 	}
-	deadline := time.Now().Add(chattest.Timeout)
-	for {
-		g, parked := connGoroutines(), gateway.ParkedReaders()
-		if parked == wantParked && g.waiting == wantWaiting && g.readers == wantReaders && g.loops == 0 && g.writers == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d idle connections: %d parked, %d waiting readers, %d readers in a read, %d loops, %d writers:\n%s",
-				n, parked, g.waiting, g.readers, g.loops, g.writers, g.dump)
-		}
-		time.Sleep(10 * time.Millisecond) // polling the condition, not waiting for it to happen
+	var g goroutineCount
+	var parked int
+	if err := poll.Within(context.Background(), chattest.Timeout, 10*time.Millisecond, func() bool {
+		g, parked = connGoroutines(), gateway.ParkedReaders()
+		return parked == wantParked && g.waiting == wantWaiting && g.readers == wantReaders && g.loops == 0 && g.writers == 0
+	}); err != nil {
+		t.Fatalf("%d idle connections: %d parked, %d waiting readers, %d readers in a read, %d loops, %d writers:\n%s",
+			n, parked, g.waiting, g.readers, g.loops, g.writers, g.dump)
 	}
 }
 
@@ -187,12 +185,9 @@ func TestWaitingReaderWakesForPongsAndFragments(t *testing.T) {
 		t.Fatal(err)
 	}
 	if readerStops {
-		for connGoroutines().inMessage != 1 { // the reader has the first frame and waits for more
-			select {
-			case <-ctx.Done():
-				t.Fatalf("the reader never waited inside the message:\n%s", connGoroutines().dump)
-			case <-time.After(10 * time.Millisecond): // polling, not waiting for it to happen
-			}
+		// The reader has the first frame and waits for more.
+		if poll.Until(ctx, 10*time.Millisecond, func() bool { return connGoroutines().inMessage == 1 }) != nil {
+			t.Fatalf("the reader never waited inside the message:\n%s", connGoroutines().dump)
 		}
 	}
 	if _, err := w.Write(cmd[10:]); err != nil {

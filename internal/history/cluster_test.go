@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chathub/chathub/internal/natstest"
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // TestClusterReadsSeeAcknowledgedAppends appends events through one node of a three-node
@@ -31,30 +32,22 @@ func TestClusterReadsSeeAcknowledgedAppends(t *testing.T) {
 	// response from stream", as CI once saw), and replicas answer direct gets once they
 	// have caught up with it: wait for both.
 	var warm uint64
-	for {
-		id, _, err := stores[0].Append(ctx, "warm", []byte(`{}`), "", nil)
-		if err == nil {
-			warm = id
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(50 * time.Millisecond):
-		}
+	var warmErr error
+	if poll.Until(ctx, 50*time.Millisecond, func() bool {
+		warm, _, warmErr = stores[0].Append(ctx, "warm", []byte(`{}`), "", nil)
+		return warmErr == nil
+	}) != nil {
+		t.Fatal(warmErr)
 	}
 	for _, st := range stores {
-		for {
-			evs, _, err := st.After(ctx, "warm", 0, warm, 1)
-			if err == nil && len(evs) == 1 {
-				break
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("direct gets never answered: %v", err)
-			}
-			time.Sleep(10 * time.Millisecond)
+		var got int
+		if poll.Until(ctx, 10*time.Millisecond, func() bool {
+			var evs []Stored
+			evs, _, warmErr = st.After(ctx, "warm", 0, warm, 1)
+			got = len(evs)
+			return warmErr == nil && got == 1
+		}) != nil {
+			t.Fatalf("direct gets never answered: %d events, %v", got, warmErr)
 		}
 	}
 	const appends = 200
