@@ -44,13 +44,16 @@ func TestBucketsAreSharedByKeyAndForgottenWhenFull(t *testing.T) {
 		t.Fatal("carol has a token one second after owing one")
 	}
 
-	// Once every bucket is full again, calls on other keys forget them.
+	// Once every bucket is full again, calls on other keys forget them: a shard sweeps after
+	// as many calls as it has buckets, and 1,000 keys fall in every one of the 16 shards.
 	now = now.Add(time.Minute)
-	for i := range 200 {
-		b.allow(string(rune('A' + i%26)))
+	for range 3 {
+		for i := range 1000 {
+			b.allow("k" + strconv.Itoa(i))
+		}
 	}
-	if n := b.size(); n > 26 {
-		t.Fatalf("%d buckets remembered, want at most the 26 keys in use", n)
+	if n := b.size(); n > 1000 {
+		t.Fatalf("%d buckets remembered, want at most the 1000 keys in use", n)
 	}
 	for i := range 3 {
 		if !b.allow("alice") {
@@ -94,4 +97,27 @@ func TestQuietBucketsAreForgottenWithoutCalls(t *testing.T) {
 			t.Fatalf("%d command buckets after the sweep, want none", n)
 		}
 	})
+}
+
+// BenchmarkBucketSweep100k is one sweep of 100,000 buckets none of which is full yet (every
+// one is kept), and how long it holds one shard's lock (ms/shard).
+func BenchmarkBucketSweep100k(b *testing.B) {
+	now := time.Unix(1_800_000_000, 0)
+	bk := newBuckets(1, 2)
+	bk.clock = func() time.Time { return now }
+	for i := range 100_000 {
+		bk.take(strconv.Itoa(i))
+	}
+	// Every call so far may have swept: start the timed sweeps with all 100,000 kept.
+	if n := bk.size(); n != 100_000 {
+		b.Fatalf("%d buckets before the sweeps, want 100000", n)
+	}
+	for b.Loop() {
+		bk.sweep()
+	}
+	// A call waits for one shard's sweep at most.
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*bucketShards)/1e6, "ms/shard")
+	if n := bk.size(); n != 100_000 {
+		b.Fatalf("%d buckets after the sweeps, want 100000 (none is full)", n)
+	}
 }
