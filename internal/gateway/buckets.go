@@ -14,8 +14,9 @@ import (
 // within one refill time. A nil *buckets allows everything.
 //
 // The keys are spread over bucketShards maps, each with its own lock: a sweep walks one
-// shard at a time, so that with 100,000 keys a call waits for at most a sixteenth of it
-// (about 1 ms here, BenchmarkBucketSweep100k), and calls for different keys seldom meet.
+// shard at a time, so that with 100,000 keys a call waits for one shard's part of it (about
+// a sixteenth, 1 ms on average here: BenchmarkBucketSweep100k), not for the whole sweep;
+// calls for keys in different shards do not wait for each other.
 type buckets struct {
 	limit  rate.Limit
 	burst  int
