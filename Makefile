@@ -60,7 +60,8 @@ bench:
 # The gateway as a process, embedded NATS, fresh data dir, rate limits off, under the load
 # generator in tools/bench (1,000 clients in 10 rooms, 10 publishers, 100-byte messages, 2 s
 # warm-up, 10 s measured) at each offered rate in RATES, then idle: IDLE_CLIENTS connections
-# joined to the rooms (server RSS per connection, time to join all). With
+# joined to the rooms (server RSS per connection, time to join all); between them light load,
+# LIGHT_RATE msg/s to 100 clients in one room from one publisher (p50 / p99). With
 # CENTRIFUGO=/path/to/centrifugo (v6.9.1: docs/benchmarks.md says how to build it), Centrifugo
 # runs the same loads, alternating with the gateway. Every run starts a fresh server; the
 # results stay in BENCH_DIR. PROFILE_RATE=8000 also writes a CPU profile of the gateway at that
@@ -68,6 +69,7 @@ bench:
 RATES        ?= 2000 3000 4000 5000 8000 12000
 ROUNDS       ?= 1
 IDLE_CLIENTS ?= 10000
+LIGHT_RATE   ?= 100
 CENTRIFUGO   ?=
 PROFILE_RATE ?=
 BENCH_DIR    ?= $(CURDIR)/tmp/bench-$(shell date -u +%Y%m%dT%H%M%SZ)
@@ -77,7 +79,7 @@ bench-compare:
 	GATEWAY_BIN=$(abspath $(BIN))/gateway BENCH_BIN=$(abspath $(BIN))/bench CENTRIFUGO_BIN=$(CENTRIFUGO) \
 	  GATEWAY_ARGS='--addr 127.0.0.1:{port} --data-dir {dir}/data --message-rate 0 --command-rate 0 --debug-addr 127.0.0.1:{debug}' \
 	  CLIENTS=1000 ROOMS=10 PUBLISHERS=10 SIZE=100 WARMUP=2s DURATION=10s RATES='$(RATES)' ROUNDS=$(ROUNDS) \
-	  IDLE_CLIENTS=$(IDLE_CLIENTS) IDLE_WAIT=10s PROFILE_RATE=$(PROFILE_RATE) WORK_DIR=$(BENCH_DIR) \
+	  IDLE_CLIENTS=$(IDLE_CLIENTS) IDLE_WAIT=10s LIGHT_RATE=$(LIGHT_RATE) PROFILE_RATE=$(PROFILE_RATE) WORK_DIR=$(BENCH_DIR) \
 	  ./tools/bench/compare.sh
 
 # One idle run of the gateway process alone: IDLE_CLIENTS connections joined to 10 rooms,

@@ -8,6 +8,9 @@
 #   CLIENTS=1000 ROOMS=10 PUBLISHERS=10 RATE=2000 SIZE=100 DURATION=10s WARMUP=2s
 #   RATES="$RATE"      offered rates (msg/s, space-separated), each run on every server in turn
 #   ROUNDS=2           load runs per server and rate, interleaved A B A B
+#   LIGHT_RATE=        light load, one run a round after the load runs: LIGHT_CLIENTS=100
+#                      clients in one room, one publisher, at this rate (the issue's 100
+#                      msg/s); its row gives p50 / p99. Unset or 0 skips it
 #   IDLE_CLIENTS=$CLIENTS IDLE_WAIT=10s   idle runs (server RSS per connection), one a
 #                      round after the load runs; IDLE_CLIENTS=0 skips them
 #   BENCH_ARGS=        more bench flags for every load run, e.g. "--window 20 --rate 0"
@@ -26,7 +29,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${CLIENTS:=1000}" "${ROOMS:=10}" "${PUBLISHERS:=10}" "${RATE:=2000}" "${SIZE:=100}"
 : "${DURATION:=10s}" "${WARMUP:=2s}" "${ROUNDS:=2}" "${IDLE_CLIENTS:=$CLIENTS}" "${IDLE_WAIT:=10s}"
-: "${RATES:=$RATE}" "${PROFILE_RATE:=}" "${PROFILE_SECONDS:=8}"
+: "${RATES:=$RATE}" "${PROFILE_RATE:=}" "${PROFILE_SECONDS:=8}" "${LIGHT_RATE:=0}" "${LIGHT_CLIENTS:=100}"
 gateway_args='--addr 127.0.0.1:{port} --data-dir {dir}/data'
 : "${BENCH_ARGS:=}" "${GATEWAY_ARGS:=$gateway_args}"
 work=${WORK_DIR:-$(mktemp -d /tmp/bench-compare.XXXXXX)}
@@ -199,13 +202,21 @@ for rate in $RATES; do
 done
 for round in $(seq "$ROUNDS"); do
 	for t in "${targets[@]}"; do
+		((LIGHT_RATE > 0)) || break
+		# shellcheck disable=SC2086
+		run_one "$t" "$t-light-$round" --clients "$LIGHT_CLIENTS" --rooms 1 --publishers 1 --rate "$LIGHT_RATE" \
+			--size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" $BENCH_ARGS
+	done
+done
+for round in $(seq "$ROUNDS"); do
+	for t in "${targets[@]}"; do
 		((IDLE_CLIENTS > 0)) || break
 		run_one "$t" "$t-idle-$round" --mode idle --clients "$IDLE_CLIENTS" --rooms "$ROOMS" --duration "$IDLE_WAIT"
 	done
 done
 
 echo
-echo "load: $CLIENTS clients, $ROOMS rooms, $PUBLISHERS publishers, $RATES msg/s, $SIZE bytes, $DURATION after $WARMUP warm-up $BENCH_ARGS; idle: $IDLE_CLIENTS clients for $IDLE_WAIT"
+echo "load: $CLIENTS clients, $ROOMS rooms, $PUBLISHERS publishers, $RATES msg/s, $SIZE bytes, $DURATION after $WARMUP warm-up $BENCH_ARGS; light: $LIGHT_CLIENTS clients, 1 room, 1 publisher, $LIGHT_RATE msg/s; idle: $IDLE_CLIENTS clients for $IDLE_WAIT"
 files=()
 for t in "${targets[@]}"; do
 	for f in "$work/$t"-*.json; do

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"strings"
@@ -118,21 +117,56 @@ func (s summary) human() string {
 	return b.String()
 }
 
-// printTable reads summaries from files and prints every load run, then, by target, the
-// medians of delivered/s, p50 and p99, the lost total, and the median RSS per connection
-// of the idle runs.
-func printTable(w io.Writer, files []string) error {
-	byTarget := map[string][]summary{}
-	var targets []string
+// readSummaries reads the summaries in files, in order.
+func readSummaries(files []string) ([]summary, error) {
+	var sums []summary
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var s summary
 		if err := json.Unmarshal(data, &s); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
+			return nil, fmt.Errorf("%s: %w", f, err)
 		}
+		sums = append(sums, s)
+	}
+	return sums, nil
+}
+
+// usualShape is the shape (shapeOf) most load runs have; of two with as many, the larger
+// load. Runs of other shapes (compare.sh's light load) are reported apart.
+func usualShape(sums []summary) string {
+	type count struct{ runs, clients int }
+	shapes := map[string]count{}
+	for _, s := range sums {
+		if s.LoadResult != nil {
+			c := shapes[shapeOf(s)]
+			shapes[shapeOf(s)] = count{c.runs + 1, s.Clients}
+		}
+	}
+	var usual string
+	var most count
+	for sh, c := range shapes {
+		if cmp.Or(cmp.Compare(c.runs, most.runs), cmp.Compare(c.clients, most.clients), strings.Compare(usual, sh)) > 0 {
+			usual, most = sh, c
+		}
+	}
+	return usual
+}
+
+// printTable reads summaries from files and prints every load run, then, by target, the
+// medians of delivered/s, p50 and p99 and the lost total over the load runs of the usual
+// shape (usualShape), and the median RSS per connection of the idle runs.
+func printTable(w io.Writer, files []string) error {
+	sums, err := readSummaries(files)
+	if err != nil {
+		return err
+	}
+	usual := usualShape(sums)
+	byTarget := map[string][]summary{}
+	var targets []string
+	for _, s := range sums {
 		if _, ok := byTarget[s.Target]; !ok {
 			targets = append(targets, s.Target)
 		}
@@ -160,7 +194,7 @@ func printTable(w io.Writer, files []string) error {
 		var rate, p50, p99, rss []float64
 		var lost uint64
 		for _, s := range byTarget[t] {
-			if l := s.LoadResult; l != nil {
+			if l := s.LoadResult; l != nil && shapeOf(s) == usual {
 				rate, p50, p99 = append(rate, l.DeliveredPerS), append(p50, l.Latency.P50), append(p99, l.Latency.P99)
 				lost += l.Lost
 			}
@@ -204,33 +238,36 @@ func median(v []float64, format string) string {
 // printCompare reads summaries from files and prints them as a Markdown table, one row per
 // offered rate and round, the targets side by side in the order they first appear: for
 // load runs delivered/s, lost, p99, publishers cut, sent/s and the server's CPU cores; for
-// idle runs the server's RSS per connection and the time to join every client.
+// idle runs the server's RSS per connection and the time to join every client. Load runs
+// of another shape than the usual (usualShape; compare.sh's light load) come after the
+// others, their shape in the row's name and p50 / p99 in their cells.
 func printCompare(w io.Writer, files []string) error {
 	type key struct {
 		rate  float64 // -1 for idle runs
+		shape string  // "" for load runs of the usual shape and idle runs
 		round int
 	}
+	sums, err := readSummaries(files)
+	if err != nil {
+		return err
+	}
+	usual := usualShape(sums)
 	cells := map[key]map[string]string{}
-	seen := map[string]int{} // runs per target and rate, to number the rounds
+	seen := map[string]int{} // runs per target, rate and shape, to number the rounds
 	var keys []key
 	var targets []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		var s summary
-		if err := json.Unmarshal(data, &s); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
+	for _, s := range sums {
 		if !slices.Contains(targets, s.Target) {
 			targets = append(targets, s.Target)
 		}
 		k, cell := key{rate: -1}, idleCell(s)
 		if l := s.LoadResult; l != nil {
 			k.rate, cell = l.RateAsked, loadCell(s)
+			if sh := shapeOf(s); sh != usual {
+				k.shape, cell = sh, shapeCell(s)
+			}
 		}
-		id := fmt.Sprintf("%s %g", s.Target, k.rate)
+		id := fmt.Sprintf("%s %g %s", s.Target, k.rate, k.shape)
 		seen[id]++
 		k.round = seen[id]
 		if cells[k] == nil {
@@ -239,14 +276,18 @@ func printCompare(w io.Writer, files []string) error {
 		}
 		cells[k][s.Target] = cell
 	}
-	order := func(k key) float64 { // idle rows last
-		if k.rate == -1 {
-			return math.Inf(1)
+	group := func(k key) int { // the usual load, then other shapes, then idle
+		switch {
+		case k.rate == -1:
+			return 2
+		case k.shape != "":
+			return 1
 		}
-		return k.rate
+		return 0
 	}
 	slices.SortStableFunc(keys, func(a, b key) int {
-		return cmp.Or(cmp.Compare(order(a), order(b)), a.round-b.round)
+		return cmp.Or(cmp.Compare(group(a), group(b)), strings.Compare(a.shape, b.shape),
+			cmp.Compare(a.rate, b.rate), a.round-b.round)
 	})
 	fmt.Fprint(w, "| offered msg/s (round) |")
 	for _, t := range targets {
@@ -255,8 +296,11 @@ func printCompare(w io.Writer, files []string) error {
 	fmt.Fprint(w, "\n|---|", strings.Repeat("---|", len(targets)), "\n")
 	for _, k := range keys {
 		name := fmt.Sprintf("%.0f (%d)", k.rate, k.round)
-		if k.rate == -1 {
+		switch {
+		case k.rate == -1:
 			name = fmt.Sprintf("idle (%d): RSS per connection, time to join all", k.round)
+		case k.shape != "":
+			name = fmt.Sprintf("%.0f, %s (%d): p50 / p99, delivered/s, lost, server cores", k.rate, k.shape, k.round)
 		}
 		fmt.Fprintf(w, "| %s |", name)
 		for _, t := range targets {
@@ -265,6 +309,28 @@ func printCompare(w io.Writer, files []string) error {
 		fmt.Fprintln(w)
 	}
 	return nil
+}
+
+// shapeOf names a load run's shape: its clients, rooms and publishers.
+func shapeOf(s summary) string {
+	var pubs int
+	if s.LoadResult != nil {
+		pubs = s.LoadResult.Publishers
+	}
+	return fmt.Sprintf("%s in %s, %s", plural(s.Clients, "client"), plural(s.Rooms, "room"), plural(pubs, "publisher"))
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// shapeCell is a load run of an unusual shape (light load): what matters there is latency.
+func shapeCell(s summary) string {
+	l := s.LoadResult
+	return fmt.Sprintf("%.2f / %.2f ms, %.0f, %d, %s cores", l.Latency.P50, l.Latency.P99, l.DeliveredPerS, l.Lost, cores(s.Server))
 }
 
 func loadCell(s summary) string {
