@@ -6,6 +6,8 @@ import (
 	rtmetrics "runtime/metrics"
 	"sync/atomic"
 	"time"
+
+	"github.com/chathub/chathub/internal/poll"
 )
 
 // When the process is short of CPU, every frame written costs the gateway a system call
@@ -77,18 +79,14 @@ func (p *pressure) watch(ctx context.Context, set func(time.Duration)) {
 		return // not this runtime's: writers never linger
 	}
 	prev := append([]uint64(nil), sample[0].Value.Float64Histogram().Counts...)
-	tick := time.NewTicker(pressureEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	poll.Every(ctx, pressureEvery, func() {
 		rtmetrics.Read(sample)
 		h := sample[0].Value.Float64Histogram()
 		if len(h.Counts) != len(prev) {
-			return // the runtime's buckets are fixed; if not, writers never linger
+			stop() // the runtime's buckets are fixed; if not, writers never linger
+			return
 		}
 		wait, n := percentile90(h, prev)
 		if n < fewSamples {
@@ -100,7 +98,7 @@ func (p *pressure) watch(ctx context.Context, set func(time.Duration)) {
 			p.linger.Store(int64(n))
 			set(n)
 		}
-	}
+	})
 }
 
 // percentile90 is the 90th percentile of what h counted since prev (its counts then), as

@@ -157,15 +157,8 @@ func (g *Gateway) paceBursts(ctx context.Context) {
 	}()
 	s := heapSamples()
 	allocated := func() uint64 { return readHeapFigures(s).allocs }
-	t := time.NewTicker(burstEvery)
-	defer t.Stop()
 	last, lastAlloc := g.opened.Load(), allocated()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	poll.Every(ctx, burstEvery, func() {
 		now, nowAlloc := g.opened.Load(), allocated()
 		if p.step(now-last, nowAlloc-lastAlloc) {
 			g.bursting.Store(p.in)
@@ -177,5 +170,5 @@ func (g *Gateway) paceBursts(ctx context.Context) {
 			}
 		}
 		last, lastAlloc = now, nowAlloc
-	}
+	})
 }
