@@ -159,8 +159,8 @@ func TestClaimsRules(t *testing.T) {
 	}
 	good := map[string]string{
 		"plain":                     mk(func(jwt.MapClaims) {}),
-		"expired 29 s ago":          mk(func(c jwt.MapClaims) { c["exp"] = now.Add(-29 * time.Second).Unix() }),
-		"nbf in 29 s":               mk(func(c jwt.MapClaims) { c["nbf"] = now.Add(29 * time.Second).Unix() }),
+		"expired 20 s ago":          mk(func(c jwt.MapClaims) { c["exp"] = now.Add(-20 * time.Second).Unix() }),
+		"nbf in 20 s":               mk(func(c jwt.MapClaims) { c["nbf"] = now.Add(20 * time.Second).Unix() }),
 		"aud a list":                mk(func(c jwt.MapClaims) { c["aud"] = []string{"billing", "chat"} }),
 		"chat_admin false":          mk(func(c jwt.MapClaims) { c["chat_admin"] = false }),
 		"other claims are ignored":  mk(func(c jwt.MapClaims) { c["realm_access"] = map[string]any{"roles": []string{"x"}} }),
@@ -172,8 +172,8 @@ func TestClaimsRules(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"expired 31 s ago":      mk(func(c jwt.MapClaims) { c["exp"] = now.Add(-31 * time.Second).Unix() }),
-		"nbf in 31 s":           mk(func(c jwt.MapClaims) { c["nbf"] = now.Add(31 * time.Second).Unix() }),
+		"expired 40 s ago":      mk(func(c jwt.MapClaims) { c["exp"] = now.Add(-40 * time.Second).Unix() }),
+		"nbf in 40 s":           mk(func(c jwt.MapClaims) { c["nbf"] = now.Add(40 * time.Second).Unix() }),
 		"no exp":                mk(func(c jwt.MapClaims) { delete(c, "exp") }),
 		"another issuer":        mk(func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }),
 		"no issuer":             mk(func(c jwt.MapClaims) { delete(c, "iss") }),
