@@ -1,6 +1,7 @@
 package history
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/chathub/chathub/internal/natstest"
 	"github.com/chathub/chathub/internal/poll"
+	"github.com/chathub/chathub/internal/retry"
 )
 
 // TestClusterReadsSeeAcknowledgedAppends appends events through one node of a three-node
@@ -22,11 +24,20 @@ func TestClusterReadsSeeAcknowledgedAppends(t *testing.T) {
 	nodes := natstest.Cluster(t, 3)
 	stores := make([]*Store, len(nodes))
 	for i, ns := range nodes {
-		st, err := Open(ctx, connect(t, ns), Config{Replicas: 3})
+		js := connect(t, ns)
+		// As the gateway's start does (startStep): on a cluster just formed, a request to
+		// create the stream can go unanswered while a later one succeeds at once.
+		err := retry.Do(ctx, retry.Policy{First: 500 * time.Millisecond, Max: 3 * time.Second}, IsOutage,
+			func(ctx context.Context) error {
+				ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				st, err := Open(ctx, js, Config{Replicas: 3})
+				stores[i] = st
+				return err
+			}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		stores[i] = st
 	}
 	// A new replicated stream takes publishes once its leader is elected (until then, "no
 	// response from stream", as CI once saw), and replicas answer direct gets once they
