@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/nats-io/nats.go/jetstream"
@@ -117,6 +118,9 @@ func (s *State) applyPresence(key string, val []byte) {
 			delete(s.sessions, key)
 			return
 		}
+		// Every record of one gateway's run names the same gateway and run: kept once
+		// (unique), not once a session.
+		rec.GatewayID, rec.Run = unique.Make(rec.GatewayID).Value(), unique.Make(rec.Run).Value()
 		s.sessions[key] = &rec
 	case "member":
 		room, user, _ := strings.Cut(rest, ".")

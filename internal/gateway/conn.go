@@ -47,7 +47,7 @@ type conn struct {
 	frames  chan frame    // sent by the reader, closed when it ends; read by the loop
 	ended   chan struct{} // closed by the reader when it ends, after frames
 	readErr error         // why the reader ended; read by the loop once frames is closed
-	inbox   *inbox        // sent to by anyone; read by the loop
+	inbox   inbox         // sent to by anyone; read by the loop
 	done    chan struct{} // closed when the loop ends
 
 	writing  atomic.Bool   // a writer goroutine is running
@@ -92,7 +92,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &conn{g: g, frames: make(chan frame), ended: make(chan struct{}), done: make(chan struct{}),
-		inbox: newInbox()}
+		inbox: inbox{signal: make(chan struct{}, 1)}}
 	c.looping.Store(true) // this goroutine holds the loop until it lets go (release)
 	ws, err := websocket.Accept(withSmallBuffers(w, c.hijacked), r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled,

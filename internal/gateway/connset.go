@@ -15,14 +15,13 @@ type connSet struct {
 	mu      sync.Mutex
 	bySess  map[*hub.Session]*conn
 	perUser map[string][]*conn
-	perSess map[[2]string]int // connections of one (user, session): a reconnect replaces one
-	empty   chan struct{}     // closed while the set is empty and draining
+	empty   chan struct{} // closed while the set is empty and draining
 	drained bool
 	drainc  chan struct{} // closed by drain
 }
 
 func newConnSet() connSet {
-	return connSet{bySess: make(map[*hub.Session]*conn), perUser: make(map[string][]*conn), perSess: make(map[[2]string]int),
+	return connSet{bySess: make(map[*hub.Session]*conn), perUser: make(map[string][]*conn),
 		drainc: make(chan struct{})}
 }
 
@@ -39,13 +38,13 @@ func (s *connSet) add(c *conn, maxPerUser int) int {
 	if s.drained {
 		return protocol.CloseGoingAway
 	}
-	key := [2]string{c.sess.User, c.sess.ID}
-	if maxPerUser > 0 && len(s.perUser[c.sess.User]) >= maxPerUser && s.perSess[key] == 0 {
+	user := s.perUser[c.sess.User]
+	if maxPerUser > 0 && len(user) >= maxPerUser &&
+		!slices.ContainsFunc(user, func(x *conn) bool { return x.sess.ID == c.sess.ID }) {
 		return protocol.CloseTryLater
 	}
 	s.bySess[c.sess] = c
-	s.perUser[c.sess.User] = append(s.perUser[c.sess.User], c)
-	s.perSess[key]++
+	s.perUser[c.sess.User] = append(user, c)
 	return 0
 }
 
@@ -60,10 +59,6 @@ func (s *connSet) remove(c *conn) {
 		s.perUser[c.sess.User] = rest
 	} else {
 		delete(s.perUser, c.sess.User)
-	}
-	key := [2]string{c.sess.User, c.sess.ID}
-	if s.perSess[key]--; s.perSess[key] <= 0 {
-		delete(s.perSess, key)
 	}
 	if s.drained && len(s.bySess) == 0 && s.empty != nil {
 		close(s.empty)

@@ -17,8 +17,6 @@ type inbox struct {
 // request is run by the connection's loop, which owns c.
 type request func(ctx context.Context, c *conn)
 
-func newInbox() *inbox { return &inbox{signal: make(chan struct{}, 1)} }
-
 // queue adds r to the requests. Only conn.ask calls it: an idle connection has no loop
 // running, and a request queued without waking one waits until something else does (rooms
 // with rules, merged beside the idle rework, once queued its left replies this way and
