@@ -109,3 +109,41 @@ func TestVerifyRules(t *testing.T) {
 		t.Error("exp as a string accepted with the default rules")
 	}
 }
+
+// The leeway's edges, on a stopped clock: a token is taken until Leeway after its exp (not
+// at that instant), and from Leeway before its nbf (at that instant too); its exp may be
+// at most the longest lifetime and Leeway ahead.
+func TestLeewayEdges(t *testing.T) {
+	now := time.Unix(1_900_000_000, 0) // a whole second: exp and nbf are whole seconds
+	clock = func() time.Time { return now }
+	t.Cleanup(func() { clock = time.Now })
+	mk := func(exp, nbf time.Duration) string {
+		c := jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(now.Add(exp))}
+		if nbf != 0 {
+			c.NotBefore = jwt.NewNumericDate(now.Add(nbf))
+		}
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	life := DefaultMaxLifetime
+	for _, tc := range []struct {
+		name     string
+		exp, nbf time.Duration
+		ok       bool
+	}{
+		{"exp Leeway-1s ago", -Leeway + time.Second, 0, true},
+		{"exp Leeway ago", -Leeway, 0, false},
+		{"nbf Leeway ahead", time.Hour, Leeway, true},
+		{"nbf Leeway+1s ahead", time.Hour, Leeway + time.Second, false},
+		{"exp the longest lifetime and Leeway ahead", life + Leeway, 0, true},
+		{"exp a second beyond", life + Leeway + time.Second, 0, false},
+	} {
+		_, err := Verify(secret, mk(tc.exp, tc.nbf), Rules{})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: accepted %v, want %v (%v)", tc.name, err == nil, tc.ok, err)
+		}
+	}
+}
