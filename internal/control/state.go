@@ -118,8 +118,9 @@ func (s *State) applyPresence(key string, val []byte) {
 			delete(s.sessions, key)
 			return
 		}
-		// Every record of one gateway's run names the same gateway and run: kept once
-		// (unique), not once a session.
+		// Every record of one gateway's run names the same gateway and run: shared
+		// (unique), not kept once a session. unique forgets a value no handle holds after
+		// a collection, so the records applied between two collections share one copy.
 		rec.GatewayID, rec.Run = unique.Make(rec.GatewayID).Value(), unique.Make(rec.Run).Value()
 		s.sessions[key] = &rec
 	case "member":

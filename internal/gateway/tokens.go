@@ -101,8 +101,12 @@ func (c *conn) refresh(ctx context.Context, cmd *protocol.Command) *protocol.Err
 }
 
 // tokenExpired reports whether the connection's token has run out (never in open mode).
-func (c *conn) tokenExpired() bool {
-	return !c.expires.IsZero() && time.Now().After(c.expires.Add(auth.Leeway))
+func (c *conn) tokenExpired() bool { return c.tokenExpiredAt(time.Now()) }
+
+// tokenExpiredAt reports whether the token has run out at now: from Leeway after its exp
+// on, the instant a new connection with it is refused (auth).
+func (c *conn) tokenExpiredAt(now time.Time) bool {
+	return !c.expires.IsZero() && !now.Before(c.expires.Add(auth.Leeway))
 }
 
 // armExpiry (re)sets the timer that ends the connection when its token runs out, Leeway
@@ -122,8 +126,14 @@ func (c *conn) armExpiry() {
 // expire ends a connection whose token ran out; its session keeps its grace period, as for
 // any end but a client's 1000, so that reconnecting with a new token costs nothing.
 func expire(_ context.Context, c *conn) {
-	if !c.closing && c.tokenExpired() { // a refresh since the timer fired moved the expiry
+	switch {
+	case c.closing:
+	case c.tokenExpired():
 		c.unauthorized("", "token expired")
+	default:
+		// A refresh since the timer fired moved the expiry, or the wall clock went back
+		// while the timer ran (it counts monotonic time): wait for the new end.
+		c.armExpiry()
 	}
 }
 
