@@ -122,7 +122,9 @@ func connGoroutines() (c goroutineCount) {
 // inside the message, never stop short there and lose its first half). The test runs
 // alone: it counts goroutines.
 func TestWaitingReaderWakesForPongsAndFragments(t *testing.T) {
-	g := chattest.StartGateway(t, chattest.NATS(t), gateway.Config{ID: "gw-wake", PingInterval: time.Second})
+	// Pings 2 s apart: a reading client's pong is late by a whole interval only on a
+	// machine stalled that long (1 s was cut once in CI, TestPingCutsOnlyPeersThatDoNotAnswer).
+	g := chattest.StartGateway(t, chattest.NATS(t), gateway.Config{ID: "gw-wake", PingInterval: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
 	defer cancel()
 	pings := make(chan struct{}, 16)
