@@ -362,16 +362,11 @@ func (l local) PrivateOpened(room, user, peer string) {
 }
 
 // startStep runs a start-up step until it succeeds, fails for good (anything but an outage),
-// or ctx ends, each attempt with a short
-// deadline: on a NATS cluster that has just formed or restarted, the first requests to
-// create a stream or bucket can go unanswered while a later one succeeds at once.
+// or ctx ends, each attempt with a short deadline (retry.Start): on a NATS cluster that has
+// just formed or restarted, the first requests to create a stream or bucket can go
+// unanswered while a later one succeeds at once.
 func startStep(ctx context.Context, log *slog.Logger, what string, step func(context.Context) error) error {
-	err := retry.Do(ctx, retry.Policy{First: 500 * time.Millisecond, Max: 3 * time.Second}, history.IsOutage,
-		func(ctx context.Context) error {
-			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			return step(ctx)
-		},
+	err := retry.Do(ctx, retry.Start, history.IsOutage, step,
 		func(err error, wait time.Duration) { log.Warn(what+" failed, retrying", "in", wait, "err", err) })
 	if err != nil {
 		return fmt.Errorf("gateway: %s: %w", what, err)

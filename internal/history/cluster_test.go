@@ -25,16 +25,12 @@ func TestClusterReadsSeeAcknowledgedAppends(t *testing.T) {
 	stores := make([]*Store, len(nodes))
 	for i, ns := range nodes {
 		js := connect(t, ns)
-		// As the gateway's start does (startStep): on a cluster just formed, a request to
+		// As the gateway's start does (retry.Start): on a cluster just formed, a request to
 		// create the stream can go unanswered while a later one succeeds at once.
-		err := retry.Do(ctx, retry.Policy{First: 500 * time.Millisecond, Max: 3 * time.Second}, IsOutage,
-			func(ctx context.Context) error {
-				ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				defer cancel()
-				st, err := Open(ctx, js, Config{Replicas: 3})
-				stores[i] = st
-				return err
-			}, nil)
+		err := retry.Do(ctx, retry.Start, IsOutage, func(ctx context.Context) (err error) {
+			stores[i], err = Open(ctx, js, Config{Replicas: 3})
+			return err
+		}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

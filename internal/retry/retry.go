@@ -13,9 +13,11 @@ import (
 	"github.com/cenkalti/backoff/v5"
 )
 
-// Policy is the first wait after a failure and the longest one.
+// Policy is the first wait after a failure and the longest one, and how long one try may
+// take (Try; zero: as long as ctx allows).
 type Policy struct {
 	First, Max time.Duration
+	Try        time.Duration
 }
 
 var (
@@ -23,6 +25,10 @@ var (
 	Fast = Policy{First: 100 * time.Millisecond, Max: time.Second}
 	// Slow is for work in the background (a connection's end recorded late, a room feed).
 	Slow = Policy{First: time.Second, Max: 10 * time.Second}
+	// Start is for a step of start-up (opening a stream or a bucket): on a cluster that has
+	// just formed, a request can go unanswered while a later one succeeds at once, so no
+	// try waits more than 5 s.
+	Start = Policy{First: 500 * time.Millisecond, Max: 3 * time.Second, Try: 5 * time.Second}
 )
 
 // Do runs op until it returns nil, or an error that again rejects, or ctx ends; then it
@@ -31,7 +37,7 @@ var (
 func Do(ctx context.Context, p Policy, again func(error) bool, op func(context.Context) error, notify func(err error, wait time.Duration)) error {
 	var last error
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		last = op(ctx)
+		last = try(ctx, p.Try, op)
 		if last != nil && !again(last) {
 			return struct{}{}, backoff.Permanent(last)
 		}
@@ -48,3 +54,13 @@ func Do(ctx context.Context, p Policy, again func(error) bool, op func(context.C
 
 // Always is an again that tries every failure again.
 func Always(error) bool { return true }
+
+// try runs op with a deadline of d, if d is set.
+func try(ctx context.Context, d time.Duration, op func(context.Context) error) error {
+	if d <= 0 {
+		return op(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return op(ctx)
+}

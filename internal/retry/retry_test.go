@@ -78,3 +78,22 @@ func TestDoReturnsTheLastFailureWhenTheContextEnds(t *testing.T) {
 		}
 	})
 }
+
+// A policy's Try bounds each try on its own: a try that would wait for ever ends at its
+// deadline and the next one runs.
+func TestTryBoundsEachTry(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tries := 0
+	err := Do(ctx, Policy{First: time.Millisecond, Max: time.Millisecond, Try: 50 * time.Millisecond}, Always,
+		func(ctx context.Context) error {
+			if tries++; tries == 1 {
+				<-ctx.Done() // unanswered
+				return ctx.Err()
+			}
+			return nil
+		}, nil)
+	if err != nil || tries != 2 {
+		t.Fatalf("err %v after %d tries, want success on the second", err, tries)
+	}
+}
