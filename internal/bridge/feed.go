@@ -21,22 +21,33 @@ import (
 // Feeds runs one live feed per room that has local members; the hub starts and stops them
 // (it is a hub.Feeds).
 type Feeds struct {
-	nc        *nats.Conn
-	store     *history.Store
-	log       *slog.Logger
-	delivered func(n int) // counts events handed to the hub
+	nc     *nats.Conn
+	store  *history.Store
+	log    *slog.Logger
+	counts Counts
 
 	mu    sync.Mutex // guards feeds; held for map operations only
 	feeds map[string]*feed
 }
 
-// NewFeeds makes the feed manager. delivered, which may be nil, hears how many events
-// each delivery hands to the hub.
-func NewFeeds(nc *nats.Conn, store *history.Store, log *slog.Logger, delivered func(n int)) *Feeds {
-	if delivered == nil {
-		delivered = func(int) {}
+// Counts hears what the feeds do, for the gateway's metrics. A nil func hears nothing.
+type Counts struct {
+	// Delivered hears how many events each delivery hands to the hub.
+	Delivered func(n int)
+	// Refilled hears how many of them were read back from the stream, because the live
+	// feed lost them (core NATS is at most once) or the feed was behind its room.
+	Refilled func(n int)
+}
+
+// NewFeeds makes the feed manager.
+func NewFeeds(nc *nats.Conn, store *history.Store, log *slog.Logger, counts Counts) *Feeds {
+	if counts.Delivered == nil {
+		counts.Delivered = func(int) {}
 	}
-	return &Feeds{nc: nc, store: store, log: log, delivered: delivered, feeds: make(map[string]*feed)}
+	if counts.Refilled == nil {
+		counts.Refilled = func(int) {}
+	}
+	return &Feeds{nc: nc, store: store, log: log, counts: counts, feeds: make(map[string]*feed)}
 }
 
 // Start starts the feed of a room, which tells sink where the room stands and then hands

@@ -198,6 +198,7 @@ func (fd *feed) fill(ctx context.Context, upto uint64, out []hub.Event) ([]hub.E
 			out = append(out, event(ev.ID, ev.Data))
 			fd.last = ev.ID
 		}
+		fd.owner.counts.Refilled(len(evs))
 		if !more {
 			fd.last = upto
 		}
@@ -210,7 +211,7 @@ func (fd *feed) deliver(out []hub.Event) error {
 		return nil
 	}
 	fd.active.Store(time.Now().UnixNano())
-	fd.owner.delivered(len(out))
+	fd.owner.counts.Delivered(len(out))
 	return fd.sink.Deliver(fd.room, fd.epoch, out)
 }
 

@@ -217,7 +217,9 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Gateway, error) {
 	if err := g.openWebhook(ctx, js); err != nil {
 		return nil, err
 	}
-	g.feeds = bridge.NewFeeds(nc, g.store, g.log, func(n int) { g.metrics.eventsIn.Add(float64(n)) })
+	g.feeds = bridge.NewFeeds(nc, g.store, g.log, bridge.Counts{
+		Delivered: func(n int) { g.metrics.eventsIn.Add(float64(n)) },
+		Refilled:  func(n int) { g.metrics.refilled.Add(float64(n)) }})
 	g.hub = hub.New(hub.Config{Window: cfg.Window, Feeds: g.feeds, Coalesce: cfg.Coalesce,
 		Busy: func() bool { return g.pressure.Linger() > 0 }})
 	if err := g.start(ctx, plane); err != nil {
