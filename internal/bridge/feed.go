@@ -22,7 +22,7 @@ import (
 // (it is a hub.Feeds).
 type Feeds struct {
 	nc     *nats.Conn
-	store  *history.Store
+	store  stored
 	log    *slog.Logger
 	counts Counts
 
@@ -30,12 +30,20 @@ type Feeds struct {
 	feeds map[string]*feed
 }
 
+// stored is what the feeds read from the stream: a *history.Store.
+type stored interface {
+	LastID(ctx context.Context, room string) (uint64, error)
+	After(ctx context.Context, room string, since, upto uint64, max int) ([]history.Stored, bool, error)
+}
+
 // Counts hears what the feeds do, for the gateway's metrics. A nil func hears nothing.
 type Counts struct {
 	// Delivered hears how many events each delivery hands to the hub.
 	Delivered func(n int)
-	// Refilled hears how many of them were read back from the stream, because the live
-	// feed lost them (core NATS is at most once) or the feed was behind its room.
+	// Refilled hears how many of them were read back from the stream instead of received
+	// live: the live feed lost them (core NATS is at most once: a slow consumer, a
+	// reconnect), or they were stored while the feed restarted, or an idle check found the
+	// feed behind its room.
 	Refilled func(n int)
 }
 

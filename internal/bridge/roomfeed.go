@@ -140,12 +140,8 @@ func (fd *feed) catchUp(ctx context.Context) error {
 		fd.last, fd.reset = last, true
 		return fd.sink.Reset(fd.room, fd.epoch, last)
 	}
-	var out []hub.Event
-	out, err = fd.fill(ctx, last, out)
-	if err != nil {
-		return err
-	}
-	return fd.deliver(out)
+	out, err := fd.fill(ctx, last, nil)
+	return errors.Join(fd.deliver(out), err) // delivered even if the fill failed: see handle
 }
 
 // handle delivers m and whatever else is already waiting, as one batch.
@@ -153,10 +149,7 @@ func (fd *feed) handle(ctx context.Context, m *nats.Msg, ch chan *nats.Msg) erro
 	var out []hub.Event
 	var err error
 	for {
-		if out, err = fd.accept(ctx, m, out); err != nil {
-			return err
-		}
-		if len(out) >= feedBatch {
+		if out, err = fd.accept(ctx, m, out); err != nil || len(out) >= feedBatch {
 			break
 		}
 		select {
@@ -166,7 +159,10 @@ func (fd *feed) handle(ctx context.Context, m *nats.Msg, ch chan *nats.Msg) erro
 		}
 		break
 	}
-	return fd.deliver(out)
+	// Even when a read from the stream failed partway, out holds every event after the
+	// last delivered up to fd.last, in order; the feed's retry reads on from fd.last, so
+	// what out holds goes to the hub now or never.
+	return errors.Join(fd.deliver(out), err)
 }
 
 // accept appends m to out, first filling any gap before it from the stream.

@@ -38,7 +38,7 @@ func newMetrics(g *Gateway) *metrics {
 	m.commands = f.counterVec("chat_commands_total", "Commands received, by type.", "type")
 	m.rejected = f.counterVec("chat_rejected_commands_total", "Commands answered with an error, by code.", "code")
 	m.eventsIn = f.counter("chat_events_in_total", "Stored events received from the stream's live feed.")
-	m.refilled = f.counter("chat_events_refilled_total", "Of chat_events_in_total, events read back from the stream because the live feed lost them or was behind.")
+	m.refilled = f.counter("chat_events_refilled_total", "Of chat_events_in_total, events read back from the stream instead of received live: the live feed lost them, they were stored while the feed restarted, or an idle check found the feed behind.")
 	m.publish = f.histogram("chat_publish_seconds", "Time to store a message in the event stream.")
 	m.historyLat = f.histogram("chat_history_seconds", "Time to build a joined or history reply.")
 	m.apiCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chat_api_calls_total",
