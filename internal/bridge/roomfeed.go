@@ -171,7 +171,10 @@ func (fd *feed) accept(ctx context.Context, m *nats.Msg, out []hub.Event) ([]hub
 	if err != nil || id <= fd.last {
 		return out, nil
 	}
-	prev, _ := strconv.ParseUint(m.Header.Get(nats.JSLastSequence), 10, 64)
+	prev, err := strconv.ParseUint(m.Header.Get(nats.JSLastSequence), 10, 64)
+	if err != nil {
+		prev = id - 1 // not told: whatever the room stored before it
+	}
 	if prev > fd.last {
 		// The read ends at prev, an event the stream holds: no replica that answers
 		// short of it is taken at its word (history's reads ask the leader then).
