@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -40,7 +39,6 @@ type conn struct {
 	// Set before the loop starts (the reader uses only ws); never changed.
 	g    *Gateway
 	ws   *websocket.Conn
-	nc   net.Conn    // the hijacked connection under ws, for the writer's deadlines
 	idle *idleReader // what ws reads nc through; lets an idle reader stop (idle.go)
 	sess *hub.Session
 
@@ -57,11 +55,12 @@ type conn struct {
 	lastSeen atomic.Int64  // unix nanos of the last sign of life: a frame or pong read, a write taken
 	pingSent atomic.Int64  // unix nanos of the last ping sent
 
+	// Set by the writer: when the write under way began (monotonic), 0 between writes;
+	// read by stuckWriters.
+	writeSince atomic.Int64
 	// Owned by the writer (one runs at a time: writing): when it last wrote a frame under
-	// smallFrame (monotonic), 0 if its last frame was larger; the write deadline it set on
-	// nc (monotonic), 0 if none.
-	smallAt  time.Duration
-	deadline time.Duration
+	// smallFrame (monotonic), 0 if its last frame was larger.
+	smallAt time.Duration
 
 	// Owned by the loop.
 	rooms       smallset.Set[string] // rooms whose joined reply has been queued
@@ -129,7 +128,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 }
 
 // hijacked records the connection under the WebSocket and its reader.
-func (c *conn) hijacked(nc net.Conn, idle *idleReader) { c.nc, c.idle = nc, idle }
+func (c *conn) hijacked(idle *idleReader) { c.idle = idle }
 
 // begin makes the connection's session once its identity is known.
 func (c *conn) begin(id identity) {

@@ -263,6 +263,7 @@ func (g *Gateway) start(ctx context.Context, plane *control.Plane) error {
 	grp.Go(func() error { g.markerWatch.Run(runCtx, g.markerMoved); return nil })
 	grp.Go(func() error { g.hub.Run(runCtx); return nil })
 	grp.Go(func() error { g.pinger(runCtx); return nil })
+	grp.Go(func() error { g.stuckWriters(runCtx); return nil })
 	grp.Go(func() error { g.limits.forgetFull(runCtx); return nil })
 	if g.cfg.Linger > 0 {
 		g.pressure.max = g.cfg.Linger

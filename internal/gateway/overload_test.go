@@ -147,6 +147,29 @@ func TestStoppedReaderIsCutOthersServed(t *testing.T) {
 	waitFor(t, ctx, "the stopped reader cut", func() bool { return metricValue(t, g, "chat_slow_consumer_closes_total") == 1 })
 }
 
+// A client that stops reading while what is queued for it stays under its budget is cut
+// once a write to it has waited WriteTimeout (stuckWriters), and nobody else is.
+func TestStuckWriteIsCut(t *testing.T) {
+	g := chattest.StartGatewaySendBuffer(t, chattest.NATS(t), gateway.Config{SendBudget: 64 << 20, WriteTimeout: time.Second}, 32<<10)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	reader, _ := readRaw(ctx, t, g, "reader", "lobby", 0)
+	readRaw(ctx, t, g, "stopped", "lobby", -1)
+	pub := connect(t, g, "alice", "a1")
+	join(t, pub, "lobby")
+	const n = 1000 // 1 MB: more than the stopped client's sockets hold, a sixty-fourth of its budget
+	publish(t, pub, "lobby", n, 1000)
+	waitCount(t, ctx, reader, n, "the reading client")
+	waitFor(t, ctx, "the stopped reader cut", func() bool { return metricValue(t, g, "chat_slow_consumer_closes_total") == 1 })
+	waitFor(t, ctx, "its connection gone", func() bool { return metricValue(t, g, "chat_connections") == 2 })
+	pub.Send(map[string]any{"type": "message", "chatroomId": "lobby", "message": "after", "ref": "after"})
+	acked(t, pub, 1)
+	waitCount(t, ctx, reader, n+1, "the reading client")
+	if v := metricValue(t, g, "chat_slow_consumer_closes_total"); v != 1 {
+		t.Fatalf("%v sessions cut as too slow, want the stopped one", v)
+	}
+}
+
 // A gateway short of CPU (one processor, and a goroutine spinning on it) falls behind: its
 // readers' backlogs grow, and nobody who reads is cut.
 //

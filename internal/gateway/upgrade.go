@@ -20,12 +20,12 @@ const (
 
 // smallBuffers is a ResponseWriter whose Hijack returns the connection with readBuffer and
 // writeBuffer sized buffers instead of net/http's, the read buffer reading through an
-// idleReader (idle.go), and hands the connection and that reader to got (when not nil):
-// its owner sets the writer's deadlines on the one and lets the other stop short.
+// idleReader (idle.go), and hands that reader to got (when not nil), whose owner lets it
+// stop short.
 type smallBuffers struct {
 	http.ResponseWriter
 	hj  http.Hijacker
-	got func(net.Conn, *idleReader)
+	got func(*idleReader)
 }
 
 func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -47,14 +47,14 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w := bufio.NewWriterSize(&frameWriter{conn: nc}, writeBuffer)
 	if s.got != nil {
-		s.got(nc, idle)
+		s.got(idle)
 	}
 	return idle, bufio.NewReadWriter(r, w), nil
 }
 
-// withSmallBuffers wraps w when it can be hijacked; got (when not nil) receives the hijacked
-// connection and its idleReader.
-func withSmallBuffers(w http.ResponseWriter, got func(net.Conn, *idleReader)) http.ResponseWriter {
+// withSmallBuffers wraps w when it can be hijacked; got (when not nil) receives the
+// connection's idleReader.
+func withSmallBuffers(w http.ResponseWriter, got func(*idleReader)) http.ResponseWriter {
 	if hj, ok := w.(http.Hijacker); ok {
 		return smallBuffers{ResponseWriter: w, hj: hj, got: got}
 	}

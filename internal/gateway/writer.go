@@ -2,13 +2,12 @@ package gateway
 
 import (
 	"context"
-	"errors"
-	"os"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/chathub/chathub/internal/hub"
+	"github.com/chathub/chathub/internal/poll"
 	"github.com/chathub/chathub/internal/protocol"
 	"github.com/coder/websocket"
 )
@@ -44,6 +43,7 @@ func (c *conn) wake() {
 // writers waiting for a CPU each held one: a third of all the storm allocated was batch
 // buffers, made anew after every collection emptied the pool.)
 func (c *conn) writeLoop() {
+	growStack()
 	var held []*hub.Frame  // what the last Take returned; given back to the next, emptied
 	var taken []*hub.Frame // the part of held not yet written
 	for {
@@ -61,10 +61,6 @@ func (c *conn) writeLoop() {
 			taken = held
 		}
 		if len(taken) == 0 {
-			if err := c.clearDeadline(); err != nil {
-				c.writeFailed(err)
-				return
-			}
 			c.writing.Store(false)
 			if c.sess.Empty() || !c.writing.CompareAndSwap(false, true) {
 				return
@@ -87,7 +83,7 @@ func (c *conn) writeLoop() {
 				buf = nil
 			}
 			if err != nil {
-				c.writeFailed(err)
+				c.writeFailed()
 				return // stays "writing": nothing more is written to a broken connection
 			}
 			// The socket took it: the peer is reading (a dead one stops taking writes, and
@@ -106,7 +102,6 @@ func (c *conn) writeLoop() {
 		c.sess.Written(events, own)
 		if code != 0 {
 			c.cutWith.CompareAndSwap(0, int32(code))
-			c.clearDeadline() // the close handshake has its own
 			c.closeWS(code, closeReason(code))
 			return
 		}
@@ -147,46 +142,49 @@ func collect(buf []byte, taken []*hub.Frame) (data []byte, n, events, own, code 
 	return data, n, events, own, 0
 }
 
-// writeFailed cuts a connection whose write failed. A write that ran out of time is a
-// client that stopped reading: cut as too slow (it finds its connection simply cut).
-func (c *conn) writeFailed(err error) {
-	timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
-	if timedOut && c.cutWith.CompareAndSwap(0, protocol.CloseSlow) {
+// writeFailed cuts a connection whose write failed: it is broken, or stuckWriters cut it.
+func (c *conn) writeFailed() { c.ws.CloseNow() }
+
+// write writes one frame. A write that takes WriteTimeout or longer is cut by stuckWriters;
+// writes carry no deadline of their own. (Contexts with timeouts were most of what a join
+// storm allocated: coder/websocket hooks every cancellable context with context.AfterFunc,
+// 2.2 of 3.7 GB at 10,000 joins. Socket deadlines, set before a writer's first write and
+// cleared after its last, were 6 % of the gateway's CPU at 100 msg/s to 100 clients in one
+// room, where every event is a writer of its own: docs/benchmarks.md, Run 13.)
+func (c *conn) write(data []byte) error {
+	c.writeSince.Store(int64(monotonic()))
+	err := c.ws.Write(context.Background(), websocket.MessageText, data)
+	c.writeSince.Store(0)
+	return err
+}
+
+// stuckWriters cuts, every half WriteTimeout until ctx ends, the connections whose writer has
+// been in one write for WriteTimeout or longer: their client stopped reading, and its socket
+// takes nothing. So a write is cut after WriteTimeout, or at most half as long again. A
+// client that reads slowly but steadily is not: each write it takes starts the time anew.
+// Only connections in the set are looked at; a connection's writes before it joins the set
+// (a welcome, or an error and a close when it is refused) are a few small frames that a new
+// socket's buffer takes whole.
+func (g *Gateway) stuckWriters(ctx context.Context) {
+	d := g.cfg.WriteTimeout
+	poll.Every(ctx, d/2, func() {
+		now := monotonic()
+		for _, c := range g.conns.all() {
+			if since := time.Duration(c.writeSince.Load()); since != 0 && now-since >= d {
+				c.cutStuck()
+			}
+		}
+	})
+}
+
+// cutStuck cuts a connection whose client stopped reading: it finds its connection simply cut
+// (a close frame would wait behind what it does not read).
+func (c *conn) cutStuck() {
+	if c.cutWith.CompareAndSwap(0, protocol.CloseSlow) {
 		c.g.metrics.slow.Inc()
 		c.log().Info("client stopped reading; connection cut")
 	}
 	c.ws.CloseNow()
-}
-
-// write writes one frame within WriteTimeout. The deadline is the socket's, not a context:
-// coder/websocket hooks every cancellable context with context.AfterFunc, and a context, a
-// timer and a callback per write were most of what a join storm allocated (2.2 of 3.7 GB
-// at 10,000 joins). A busy writer sets it once for several writes (two calls into the
-// runtime's poller per write were 4% of the process at 5,000 msg/s): each write has at
-// least WriteTimeout and at most half as much again, and the writer clears it when it
-// stops (clearDeadline), so a ping or close frame written later does not find it.
-func (c *conn) write(data []byte) error {
-	if c.nc == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.WriteTimeout)
-		defer cancel()
-		return c.ws.Write(ctx, websocket.MessageText, data)
-	}
-	if now, d := monotonic(), c.g.cfg.WriteTimeout; c.deadline-now < d {
-		if err := c.nc.SetWriteDeadline(time.Now().Add(d + d/2)); err != nil {
-			return err
-		}
-		c.deadline = now + d + d/2
-	}
-	return c.ws.Write(context.Background(), websocket.MessageText, data)
-}
-
-// clearDeadline takes the writer's deadline off the socket, if it set one.
-func (c *conn) clearDeadline() error {
-	if c.deadline == 0 {
-		return nil
-	}
-	c.deadline = 0
-	return c.nc.SetWriteDeadline(time.Time{})
 }
 
 func closeReason(code int) string {
