@@ -64,7 +64,8 @@ func main() {
 // newServer serves h with timeouts, so that a client that sends slowly, reads nothing or
 // keeps an idle connection open cannot hold it for long. A WebSocket is not subject to
 // them: net/http clears a connection's deadlines when it is hijacked, and the gateway
-// bounds every write to it itself.
+// bounds its writes itself (--write-timeout; control frames have coder/websocket's
+// timeouts).
 func newServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,

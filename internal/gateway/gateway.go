@@ -51,8 +51,9 @@ type Config struct {
 	// and collects more often while connections open in a burst (tidy.go). It acts on the whole process: cmd/gateway sets it, tests running several
 	// gateways in one process do not.
 	TidyMemory bool
-	// WriteTimeout bounds every write to a client: a client whose socket takes nothing for
-	// this long (at most half as long again) is cut; zero means 10s.
+	// WriteTimeout bounds the writes of events and replies to a client: a client whose
+	// socket takes nothing for this long (at most half as long again) is cut; zero means
+	// 10s. Control frames (pings, pongs, closes) have coder/websocket's own timeouts.
 	WriteTimeout time.Duration
 	// Linger is the longest a client's writer waits, after writing a small frame, before
 	// writing the next, while the process is short of CPU (pressure.go): fewer, larger

@@ -167,7 +167,7 @@ func (c *conn) write(data []byte) error {
 // socket's buffer takes whole.
 func (g *Gateway) stuckWriters(ctx context.Context) {
 	d := g.cfg.WriteTimeout
-	poll.Every(ctx, d/2, func() {
+	poll.Every(ctx, max(d/2, time.Millisecond), func() {
 		now := monotonic()
 		for _, c := range g.conns.all() {
 			if since := time.Duration(c.writeSince.Load()); since != 0 && now-since >= d {
@@ -178,13 +178,15 @@ func (g *Gateway) stuckWriters(ctx context.Context) {
 }
 
 // cutStuck cuts a connection whose client stopped reading: it finds its connection simply cut
-// (a close frame would wait behind what it does not read).
+// (a close frame would wait behind what it does not read). The cut runs on a goroutine of
+// its own: CloseNow waits for a close handshake already under way (a cut for the budget, a
+// ban), up to coder/websocket's 5 s, and the sweep must not wait with it.
 func (c *conn) cutStuck() {
 	if c.cutWith.CompareAndSwap(0, protocol.CloseSlow) {
 		c.g.metrics.slow.Inc()
 		c.log().Info("client stopped reading; connection cut")
 	}
-	c.ws.CloseNow()
+	go c.ws.CloseNow()
 }
 
 func closeReason(code int) string {
