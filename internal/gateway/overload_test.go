@@ -150,7 +150,7 @@ func TestStoppedReaderIsCutOthersServed(t *testing.T) {
 // A client that stops reading while what is queued for it stays under its budget is cut
 // once a write to it has waited WriteTimeout (stuckWriters), and nobody else is.
 func TestStuckWriteIsCut(t *testing.T) {
-	g := chattest.StartGatewaySendBuffer(t, chattest.NATS(t), gateway.Config{SendBudget: 64 << 20, WriteTimeout: time.Second}, 32<<10)
+	g := chattest.StartGatewaySendBuffer(t, chattest.NATS(t), gateway.Config{SendBudget: 64 << 20, WriteTimeout: 2 * time.Second}, 32<<10)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	reader, _ := readRaw(ctx, t, g, "reader", "lobby", 0)
