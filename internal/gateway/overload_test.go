@@ -131,42 +131,38 @@ func TestSlowSteadyReaderIsNotCut(t *testing.T) {
 	}
 }
 
-// A client that stops reading is cut, and a reading one in the same room is not slowed.
+// A client that stops reading is cut, and a reading one in the same room is not slowed nor
+// cut: once what is queued for it exceeds its budget, or, with a budget it cannot fill,
+// once a write to it has waited WriteTimeout (stuckWriters).
 func TestStoppedReaderIsCutOthersServed(t *testing.T) {
-	// Small socket buffers, so what the stopped client does not read stays in the gateway.
-	g := chattest.StartGatewaySendBuffer(t, chattest.NATS(t), gateway.Config{SendBudget: 1 << 20, WriteTimeout: 2 * time.Second}, 32<<10)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	reader, _ := readRaw(ctx, t, g, "reader", "lobby", 0)
-	readRaw(ctx, t, g, "stopped", "lobby", -1)
-	pub := connect(t, g, "alice", "a1")
-	join(t, pub, "lobby")
-	const n = 3000 // 3 MB: three budgets, whatever the stopped client's socket holds
-	publish(t, pub, "lobby", n, 1000)
-	waitCount(t, ctx, reader, n, "the reading client")
-	waitFor(t, ctx, "the stopped reader cut", func() bool { return metricValue(t, g, "chat_slow_consumer_closes_total") == 1 })
-}
-
-// A client that stops reading while what is queued for it stays under its budget is cut
-// once a write to it has waited WriteTimeout (stuckWriters), and nobody else is.
-func TestStuckWriteIsCut(t *testing.T) {
-	g := chattest.StartGatewaySendBuffer(t, chattest.NATS(t), gateway.Config{SendBudget: 64 << 20, WriteTimeout: 2 * time.Second}, 32<<10)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	reader, _ := readRaw(ctx, t, g, "reader", "lobby", 0)
-	readRaw(ctx, t, g, "stopped", "lobby", -1)
-	pub := connect(t, g, "alice", "a1")
-	join(t, pub, "lobby")
-	const n = 1000 // 1 MB: more than the stopped client's sockets hold, a sixty-fourth of its budget
-	publish(t, pub, "lobby", n, 1000)
-	waitCount(t, ctx, reader, n, "the reading client")
-	waitFor(t, ctx, "the stopped reader cut", func() bool { return metricValue(t, g, "chat_slow_consumer_closes_total") == 1 })
-	waitFor(t, ctx, "its connection gone", func() bool { return metricValue(t, g, "chat_connections") == 2 })
-	pub.Send(map[string]any{"type": "message", "chatroomId": "lobby", "message": "after", "ref": "after"})
-	acked(t, pub, 1)
-	waitCount(t, ctx, reader, n+1, "the reading client")
-	if v := metricValue(t, g, "chat_slow_consumer_closes_total"); v != 1 {
-		t.Fatalf("%v sessions cut as too slow, want the stopped one", v)
+	for _, tc := range []struct {
+		name   string
+		budget int
+		n      int // messages of 1 KB published
+	}{
+		{"over its budget", 1 << 20, 3000},  // 3 MB: three budgets, whatever its socket holds
+		{"its write stuck", 64 << 20, 1000}, // 1 MB: more than its sockets hold, under the budget
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Small socket buffers, so what the stopped client does not read stays in the gateway.
+			g := chattest.StartGatewaySendBuffer(t, chattest.NATS(t), gateway.Config{SendBudget: tc.budget, WriteTimeout: 2 * time.Second}, 32<<10)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			reader, _ := readRaw(ctx, t, g, "reader", "lobby", 0)
+			readRaw(ctx, t, g, "stopped", "lobby", -1)
+			pub := connect(t, g, "alice", "a1")
+			join(t, pub, "lobby")
+			publish(t, pub, "lobby", tc.n, 1000)
+			waitCount(t, ctx, reader, int64(tc.n), "the reading client")
+			waitFor(t, ctx, "the stopped reader cut", func() bool { return metricValue(t, g, "chat_slow_consumer_closes_total") == 1 })
+			waitFor(t, ctx, "its connection gone", func() bool { return metricValue(t, g, "chat_connections") == 2 })
+			pub.Send(map[string]any{"type": "message", "chatroomId": "lobby", "message": "after", "ref": "after"})
+			acked(t, pub, 1)
+			waitCount(t, ctx, reader, int64(tc.n)+1, "the reading client")
+			if v := metricValue(t, g, "chat_slow_consumer_closes_total"); v != 1 {
+				t.Fatalf("%v sessions cut as too slow, want the stopped one", v)
+			}
+		})
 	}
 }
 
