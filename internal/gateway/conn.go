@@ -39,7 +39,7 @@ type conn struct {
 	// Set before the loop starts (the reader uses only ws); never changed.
 	g    *Gateway
 	ws   *websocket.Conn
-	idle *idleReader // what ws reads nc through; lets an idle reader stop (idle.go)
+	idle *idleReader // what ws reads the socket through; lets an idle reader stop (idle.go)
 	sess *hub.Session
 
 	frames  chan frame    // sent by the reader, closed when it ends; read by the loop
@@ -294,12 +294,21 @@ func (c *conn) overReplyLimit() bool { return c.sess.Queued() > c.sess.Budget()/
 // cut closes the connection with code without waiting for its queue. Called by the hub; it
 // must not block.
 func (c *conn) cut(code int, why string) {
-	if c.cutWith.CompareAndSwap(0, int32(code)) {
-		if code == protocol.CloseSlow {
-			c.g.metrics.slow.Inc()
-		}
+	if c.cutAs(code) {
 		go c.closeWS(code, why)
 	}
+}
+
+// cutAs records code as the close code this side chose, unless one was, and counts a cut
+// for slowness; it reports whether code was recorded.
+func (c *conn) cutAs(code int) bool {
+	if !c.cutWith.CompareAndSwap(0, int32(code)) {
+		return false
+	}
+	if code == protocol.CloseSlow {
+		c.g.metrics.slow.Inc()
+	}
+	return true
 }
 
 // closeWS closes the WebSocket with code: it sends the close frame and waits for the

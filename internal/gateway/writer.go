@@ -82,8 +82,8 @@ func (c *conn) writeLoop() {
 				batchPool.Put(buf) // written: data is not used after
 				buf = nil
 			}
-			if err != nil {
-				c.writeFailed()
+			if err != nil { // broken, or cut by stuckWriters
+				c.ws.CloseNow()
 				return // stays "writing": nothing more is written to a broken connection
 			}
 			// The socket took it: the peer is reading (a dead one stops taking writes, and
@@ -142,9 +142,6 @@ func collect(buf []byte, taken []*hub.Frame) (data []byte, n, events, own, code 
 	return data, n, events, own, 0
 }
 
-// writeFailed cuts a connection whose write failed: it is broken, or stuckWriters cut it.
-func (c *conn) writeFailed() { c.ws.CloseNow() }
-
 // write writes one frame. A write that takes WriteTimeout or longer is cut by stuckWriters;
 // writes carry no deadline of their own. (Contexts with timeouts were most of what a join
 // storm allocated: coder/websocket hooks every cancellable context with context.AfterFunc,
@@ -182,8 +179,7 @@ func (g *Gateway) stuckWriters(ctx context.Context) {
 // its own: CloseNow waits for a close handshake already under way (a cut for the budget, a
 // ban), up to coder/websocket's 5 s, and the sweep must not wait with it.
 func (c *conn) cutStuck() {
-	if c.cutWith.CompareAndSwap(0, protocol.CloseSlow) {
-		c.g.metrics.slow.Inc()
+	if c.cutAs(protocol.CloseSlow) {
 		c.log().Info("client stopped reading; connection cut")
 	}
 	go c.ws.CloseNow()
